@@ -1,0 +1,93 @@
+"""Account endpoints: thin views that parse, call a service, and serialize."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import serializers, services
+from agentsite.ratelimit import RegisterRateThrottle, TokenRateThrottle, UserRateThrottle
+
+
+class PublicApi(APIView):
+    """An endpoint for callers without an access token (signing in, refreshing, logging out).
+
+    It still answers a failed credential with 401 and a Bearer challenge, not DRF's 403.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class RegisterApi(PublicApi):
+    throttle_classes = [RegisterRateThrottle]
+
+    @extend_schema(
+        request=serializers.RegisterSerializer, responses={201: serializers.UserSerializer}
+    )
+    def post(self, request):
+        incoming = serializers.RegisterSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        user = services.register_user(**incoming.validated_data)
+        return Response(serializers.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(PublicApi):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        request=serializers.TokenObtainSerializer, responses={200: serializers.TokenPairSerializer}
+    )
+    def post(self, request):
+        incoming = serializers.TokenObtainSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            email=incoming.validated_data["email"].lower(),
+            password=incoming.validated_data["password"],
+        )
+        if user is None:
+            raise AuthenticationFailed("Email or password is wrong.", code="invalid_credentials")
+        return Response(serializers.TokenPairSerializer.for_token(services.issue_tokens(user)).data)
+
+
+class RefreshApi(PublicApi):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        request=serializers.RefreshSerializer, responses={200: serializers.RotatedTokensSerializer}
+    )
+    def post(self, request):
+        incoming = serializers.RefreshSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        rotated = services.rotate_refresh_token(incoming.validated_data["refresh"])
+        return Response(serializers.RotatedTokensSerializer.for_token(rotated).data)
+
+
+class LogoutApi(PublicApi):
+    """Blacklists a refresh token. Open to anyone holding it: revoking can only help."""
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(request=serializers.RefreshSerializer, responses={204: None})
+    def post(self, request):
+        incoming = serializers.RefreshSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        services.revoke_refresh_token(incoming.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: serializers.UserSerializer})
+    def get(self, request):
+        return Response(serializers.UserSerializer(request.user).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request):
+        services.delete_user(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

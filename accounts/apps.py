@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """People: the custom user, JWT endpoints, per-user quotas."""
+
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,68 @@
+"""The daily LLM token quota: how much a person may spend, has spent, and the check before a call.
+
+Usage is counted per UTC day in the database (durable, shared by every process). The chat turn
+calls `check_token_quota` before any LLM call and `record_token_usage` after it.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from accounts.models import DailyTokenUsage, User
+
+
+class TokenQuotaExceeded(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "token_quota_exceeded"
+    default_detail = "You have used today's token allowance; it resets at midnight UTC."
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__()
+        self.wait = retry_after_seconds
+
+
+def _today():
+    return datetime.now(UTC).date()
+
+
+def seconds_until_reset() -> int:
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+def daily_quota(user: User) -> int:
+    """The person's own quota, else the site default; 0 means unlimited."""
+    if user.daily_token_quota is not None:
+        return user.daily_token_quota
+    return settings.DAILY_TOKEN_QUOTA
+
+
+def tokens_used_today(user: User) -> int:
+    usage = DailyTokenUsage.objects.filter(user=user, day=_today()).values_list("tokens", flat=True)
+    return next(iter(usage), 0)
+
+
+def check_token_quota(user: User) -> None:
+    """Raise TokenQuotaExceeded (429 with Retry-After) when today's allowance is spent."""
+    quota = daily_quota(user)
+    if quota and tokens_used_today(user) >= quota:
+        raise TokenQuotaExceeded(seconds_until_reset())
+
+
+def record_token_usage(user: User, tokens: int) -> None:
+    """Add tokens to today's count atomically (safe under concurrent turns)."""
+    if tokens <= 0:
+        return
+    updated = DailyTokenUsage.objects.filter(user=user, day=_today()).update(
+        tokens=F("tokens") + tokens
+    )
+    if not updated:
+        usage, created = DailyTokenUsage.objects.get_or_create(
+            user=user, day=_today(), defaults={"tokens": tokens}
+        )
+        if not created:
+            DailyTokenUsage.objects.filter(pk=usage.pk).update(tokens=F("tokens") + tokens)

@@ -1,0 +1,73 @@
+"""Writes about accounts: sign-up, deletion, and refresh-token rotation."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+
+
+def register_user(*, email: str, password: str, display_name: str = "") -> User:
+    """Create an account; the email is compared without case, the password validated."""
+    email = User.objects.normalize_email(email).lower()
+    candidate = User(email=email, display_name=display_name)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": ["An account with this email already exists."]})
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email, password, display_name=display_name)
+    except IntegrityError:  # a concurrent sign-up with the same email won the race
+        raise ValidationError({"email": ["An account with this email already exists."]}) from None
+
+
+def delete_user(user: User) -> None:
+    """Delete the account; sessions, messages and usage cascade with it."""
+    user.delete()
+
+
+def issue_tokens(user: User) -> RefreshToken:
+    return RefreshToken.for_user(user)
+
+
+def _valid_refresh_token(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)
+    except TokenError as exc:
+        raise AuthenticationFailed(str(exc), code="token_not_valid") from None
+
+
+def rotate_refresh_token(raw: str) -> RefreshToken:
+    """Spend a refresh token for a new pair. A used token is dead, even under a race.
+
+    The outstanding token's row is locked, so two concurrent refreshes with one token cannot
+    both succeed.
+    """
+    token = _valid_refresh_token(raw)
+    with transaction.atomic():
+        outstanding = (
+            OutstandingToken.objects.select_for_update()
+            .filter(jti=token["jti"])
+            .order_by()  # the model orders by user: FOR UPDATE refuses that outer join
+            .first()
+        )
+        if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+            raise AuthenticationFailed("Token is blacklisted", code="token_not_valid")
+        user = User.objects.filter(pk=token["user_id"], is_active=True).first()
+        if user is None:
+            raise AuthenticationFailed("No active account for this token.", code="token_not_valid")
+        BlacklistedToken.objects.create(token=outstanding)
+        return issue_tokens(user)
+
+
+def revoke_refresh_token(raw: str) -> None:
+    """Logout: blacklist the refresh token so it can never mint access tokens again."""
+    token = _valid_refresh_token(raw)
+    token.blacklist()

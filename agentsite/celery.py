@@ -1,0 +1,35 @@
+"""The Celery app. Tasks carry the request, user and session ids of the request that queued them."""
+
+import os
+
+from celery import Celery, signals
+
+from agentsite import context
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings.dev")
+
+app = Celery("agentsite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.worker_hijack_root_logger = False  # keep Django's JSON logging
+app.autodiscover_tasks()
+
+CONTEXT_HEADER = "agentsite_context"
+
+
+@signals.before_task_publish.connect
+def _attach_context(headers=None, **_):
+    """Copy the publishing request's ids into the message headers."""
+    if headers is not None:
+        headers[CONTEXT_HEADER] = context.current()
+
+
+@signals.task_prerun.connect
+def _restore_context(task=None, **_):
+    """Bind the ids the task was queued with, so its log lines carry them."""
+    ids = getattr(task.request, CONTEXT_HEADER, None) or {}
+    context.bind(**{name: ids.get(name) for name in context.FIELDS})
+
+
+@signals.task_postrun.connect
+def _clear_context(**_):
+    context.bind(**dict.fromkeys(context.FIELDS))

@@ -1,0 +1,39 @@
+"""Operations endpoints (django-ninja, own OpenAPI at /ops/docs): health probes."""
+
+from ninja import NinjaAPI, Schema
+
+from agentsite import health
+
+api = NinjaAPI(
+    title="agentsite operations",
+    version="1.0.0",
+    urls_namespace="ops",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+class LiveOut(Schema):
+    status: str
+
+
+class ReadyOut(Schema):
+    status: str
+    checks: dict[str, str]
+
+
+@api.get("/health/live", response=LiveOut, tags=["health"])
+def live(request):
+    """200 while the process can answer at all."""
+    return {"status": "ok"}
+
+
+@api.get("/health/ready", response={200: ReadyOut, 503: ReadyOut}, tags=["health"])
+def ready(request):
+    """200 when every backing service answers; 503 naming the ones that don't."""
+    checks = health.readiness()
+    healthy = all(verdict == "ok" for verdict in checks.values())
+    return (200 if healthy else 503), {
+        "status": "ok" if healthy else "unavailable",
+        "checks": checks,
+    }

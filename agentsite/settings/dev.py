@@ -1,0 +1,16 @@
+"""Development: embedded Postgres and Valkey unless DATABASE_URL / REDIS_URL say otherwise."""
+
+from agentsite import embedded
+from agentsite.secret import dev_secret_key
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, database_settings, env, redis_settings
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="") or dev_secret_key(BASE_DIR / ".data" / "secret_key")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+DATABASES = {
+    "default": database_settings(env("DATABASE_URL", default=embedded.database_url("dev")))
+}
+globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("dev"))))

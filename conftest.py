@@ -56,3 +56,56 @@ def auth_client(api_client, user):
     """An API client signed in as `user` with a JWT access token."""
     api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
     return api_client
+
+
+@pytest.fixture
+def asgi_server(tmp_path):
+    """Start the real ASGI app under uvicorn in a subprocess on 127.0.0.1; yields a factory.
+
+    `asgi_server(env={...})` returns the base URL once /ops/health/live answers. The server
+    gets the test settings and the same stack unless `env` overrides them.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from django.conf import settings
+
+    processes = []
+
+    def start(env: dict | None = None) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        db = settings.DATABASES["default"]
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "agentsite.settings.test",
+            "DATABASE_URL": os.environ.get("DATABASE_URL")
+            or f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            **(env or {}),
+        }
+        log = (tmp_path / f"uvicorn-{port}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "agentsite.asgi:application",
+             "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
+            env=environment, stdout=log, stderr=subprocess.STDOUT,
+        )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/ops/health/live", timeout=1).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"uvicorn did not start: {(tmp_path / f'uvicorn-{port}.log').read_text()}")
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)

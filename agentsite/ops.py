@@ -1,6 +1,6 @@
 """Operations endpoints (django-ninja, own OpenAPI at /ops/docs): health probes."""
 
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 
 from agentsite import health
 
@@ -33,7 +33,5 @@ def ready(request):
     """200 when every backing service answers; 503 naming the ones that don't."""
     checks = health.readiness()
     healthy = all(verdict == "ok" for verdict in checks.values())
-    return (200 if healthy else 503), {
-        "status": "ok" if healthy else "unavailable",
-        "checks": checks,
-    }
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return Status(200 if healthy else 503, body)

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "ninja",  # its Swagger UI from our static files, not a CDN
     "django_celery_beat",
     "channels",
     "agentsite",

@@ -1,0 +1,47 @@
+# agentsite: `make dev` runs the product on embedded defaults, `make test` checks it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements/base.txt requirements/dev.txt
+
+.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean
+
+venv: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+## dev: embedded Postgres + Valkey, migrations, demo user, web + worker + beat (Ctrl-C stops all)
+dev: venv
+	$(PY) manage.py dev
+
+## test: lint, then the whole suite against the embedded stack on its own ports
+test: venv lint
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+stack-start stack-stop stack-status: venv
+	$(PY) -m agentsite.embedded $(subst stack-,,$@) --profile dev
+
+## load: a bounded locust run against a server on 127.0.0.1:8000 (stops by itself)
+load: venv
+	$(PY) -m locust -f locustfile.py --headless --host http://127.0.0.1:8000 \
+		--users $${USERS:-20} --spawn-rate $${SPAWN_RATE:-5} --run-time $${RUN_TIME:-30s} \
+		--stop-timeout 10 --only-summary
+
+clean:
+	-$(PY) -m agentsite.embedded stop --profile dev
+	-$(PY) -m agentsite.embedded stop --profile test
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles

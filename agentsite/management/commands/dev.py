@@ -1,0 +1,82 @@
+"""`make dev`: the whole product on embedded defaults, one Ctrl-C stops all of it.
+
+Starts the embedded Postgres + Valkey (unless DATABASE_URL and REDIS_URL are set), migrates,
+ensures the demo user, then runs the ASGI server, a Celery worker and Celery beat as child
+processes. If any child dies the rest are stopped, so a half-running product never lingers.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from agentsite import embedded
+
+STOP_GRACE_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = "Run the web server, worker and beat on the embedded stack (Ctrl-C stops all)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host, port, **options):
+        started_stack = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
+        if started_stack:
+            urls = embedded.ensure_running("dev")
+            self.stdout.write(embedded.format_urls(urls))
+        call_command("migrate", interactive=False, verbosity=1)
+        call_command("ensure_demo_user")
+        children = self._start_children(host, port)
+        self.stdout.write(self.style.SUCCESS(f"agentsite is up at http://{host}:{port}/"))
+        try:
+            self._wait_for_first_exit(children)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping...")
+        finally:
+            self._stop(children)
+            if started_stack:
+                embedded.stop("dev")
+        self.stdout.write("Stopped.")
+
+    def _start_children(self, host, port) -> dict[str, subprocess.Popen]:
+        python = sys.executable
+        commands = {
+            "web": [python, "-m", "uvicorn", "agentsite.asgi:application",
+                    "--host", host, "--port", str(port), "--lifespan", "off"],
+            "worker": [python, "-m", "celery", "-A", "agentsite.celery:app", "worker",
+                       "--loglevel", "INFO", "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "agentsite.celery:app", "beat",
+                     "--loglevel", "INFO"],
+        }
+        # Each child gets its own process group: the terminal's Ctrl-C reaches only us, and we
+        # stop the children in order.
+        return {
+            name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()
+        }
+
+    def _wait_for_first_exit(self, children):
+        while True:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {child.returncode}; stopping.")
+                    return
+            time.sleep(0.5)
+
+    def _stop(self, children):
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

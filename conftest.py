@@ -45,16 +45,12 @@ def user(make_user):
     return make_user()
 
 
-def bearer(user) -> str:
-    from rest_framework_simplejwt.tokens import RefreshToken
-
-    return f"Bearer {RefreshToken.for_user(user).access_token}"
-
-
 @pytest.fixture
 def auth_client(api_client, user):
     """An API client signed in as `user` with a JWT access token."""
-    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     return api_client
 
 
@@ -90,9 +86,21 @@ def asgi_server(tmp_path):
         }
         log = (tmp_path / f"uvicorn-{port}.log").open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "agentsite.asgi:application",
-             "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
-            env=environment, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "agentsite.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+            ],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
@@ -103,7 +111,9 @@ def asgi_server(tmp_path):
                     return url
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError(f"uvicorn did not start: {(tmp_path / f'uvicorn-{port}.log').read_text()}")
+        raise RuntimeError(
+            f"uvicorn did not start: {(tmp_path / f'uvicorn-{port}.log').read_text()}"
+        )
 
     yield start
     for process in processes:

@@ -72,6 +72,7 @@ class RefreshApi(PublicApi):
 
 class LogoutApi(PublicApi):
     """Blacklists a refresh token. Open to anyone holding it: revoking can only help."""
+
     throttle_classes = [UserRateThrottle]
 
     @extend_schema(request=serializers.RefreshSerializer, responses={204: None})

@@ -312,7 +312,10 @@ class PostgresServer:
             )  # fmt: skip
 
     def _initdb(self) -> None:
-        """Create the cluster: UTF8, superuser `agentsite`, scram-sha-256, no unix socket."""
+        """Create the cluster: UTF8, superuser `agentsite`, scram-sha-256, no unix socket. On
+        Linux, syncfs (one call per filesystem instead of an fsync per file) makes initdb and
+        crash recovery seconds faster on slow disks, still durably."""
+        syncfs = sys.platform == "linux"
         if any(self.data_dir.iterdir()):
             raise StackError(f"{self.data_dir} is not empty but has no PG_VERSION; remove it")
         with tempfile.NamedTemporaryFile("w", dir=self.data_root, prefix=".pwfile-") as pwfile:
@@ -324,7 +327,8 @@ class PostgresServer:
                 [self._bin("initdb"), "-D", str(self.data_dir), "-U", DB_USER,
                  f"--pwfile={pwfile.name}", "--auth-host=scram-sha-256",
                  "--auth-local=scram-sha-256", "--encoding=UTF8", "--locale=C",
-                 "--locale-provider=builtin", "--builtin-locale=C.UTF-8"],
+                 "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
+                 *(["--sync-method=syncfs"] if syncfs else [])],
                 timeout=120,
             )  # fmt: skip
         with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -336,6 +340,7 @@ class PostgresServer:
                 "password_encryption = 'scram-sha-256'\n"
                 "timezone = 'UTC'\n"
                 "log_timezone = 'UTC'\n"
+                + ("recovery_init_sync_method = 'syncfs'\n" if syncfs else "")
             )
 
     def _clear_stale_pidfile(self) -> None:
@@ -378,9 +383,15 @@ class PostgresServer:
         import psycopg
 
         exists = "SELECT 1 FROM pg_database WHERE datname = %s"
-        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=10) as conn:
-            if not conn.execute(exists, [DB_NAME]).fetchone():
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        try:
+            with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=10) as c:
+                if not c.execute(exists, [DB_NAME]).fetchone():
+                    c.execute(f'CREATE DATABASE "{DB_NAME}"')
+        except psycopg.Error as exc:
+            raise StackError(
+                f"cannot connect to Postgres on {HOST}:{self.port}: {exc}\n(if "
+                f"{self.password_file} was deleted, delete {self.data_dir} too to start afresh)"
+            ) from None
 
     def stop(self) -> None:
         if self.pid() is None:
@@ -437,20 +448,30 @@ class ValkeyServer:
             raise PortInUseError(
                 f"{HOST}:{self.port} is in use by another process; stop it or set REDIS_URL"
             )
-        _run(
-            [str(_valkey_binary()), "--bind", HOST, "--port", str(self.port),
-             "--dir", str(self.data_dir), "--appendonly", "yes", "--daemonize", "yes",
-             "--pidfile", str(self.pid_file), "--logfile", str(self.log_file),
-             "--protected-mode", "yes"],
-            timeout=30,
-        )  # fmt: skip
-        # --daemonize returns at once; wait until the child answers or dies.
-        up = _wait_until(lambda: self.pid() is not None and self.ping(), timeout=START_TIMEOUT)
-        if not up:
-            raise ServerStartError(
-                f"Valkey did not start on {HOST}:{self.port}\n"
-                f"--- {self.log_file} (tail) ---\n{_log_tail(self.log_file)}"
-            )
+        try:
+            _run(
+                [str(_valkey_binary()), "--bind", HOST, "--port", str(self.port),
+                 "--dir", str(self.data_dir), "--appendonly", "yes", "--daemonize", "yes",
+                 "--pidfile", str(self.pid_file), "--logfile", str(self.log_file),
+                 "--protected-mode", "yes"],
+                timeout=30,
+            )  # fmt: skip
+        except StackError as exc:
+            raise self._start_error(str(exc)) from None
+
+        def settled() -> bool:  # --daemonize returns at once: wait until it answers or dies
+            pid = _read_pid(self.pid_file)
+            return (pid is not None and not _pid_alive(pid)) or (self.pid() and self.ping())
+
+        _wait_until(settled, timeout=START_TIMEOUT)
+        if not (self.pid() and self.ping()):
+            raise self._start_error("")
+
+    def _start_error(self, detail: str) -> ServerStartError:
+        return ServerStartError(
+            f"Valkey did not start on {HOST}:{self.port}{': ' if detail else ''}{detail}\n"
+            f"--- {self.log_file} (tail) ---\n{_log_tail(self.log_file)}"
+        )
 
     def stop(self) -> None:
         """SIGTERM makes Valkey flush the append-only file and exit cleanly."""

@@ -18,7 +18,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def incoming_request_id(request) -> str:
-    """The client's X-Request-ID when it is sane, else a fresh one (never trust it into logs raw)."""
+    """The client's X-Request-ID when it is sane, else a fresh one (raw input never hits logs)."""
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     return supplied if _VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex
 

@@ -184,6 +184,29 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
 # Longest chat message, in characters after sanitization.
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 
+# --- LLM: the model ring (agents/llm) -----------------------------------------------------------
+LLM_BASE_URL = env("LLM_BASE_URL", default="https://api.openai.com/v1")
+LLM_API_KEY = env("LLM_API_KEY", default="")
+LLM_MODELS = env("LLM_MODELS", default="gpt-4o,gpt-4o-mini")
+LLM_JUDGE_MODEL = env("LLM_JUDGE_MODEL", default="")
+LLM_POLICY = {
+    "max_retries": env.int("LLM_MAX_RETRIES", default=2),
+    "backoff_base": env.float("LLM_BACKOFF_BASE", default=0.5),
+    "backoff_max": env.float("LLM_BACKOFF_MAX", default=8.0),
+    "retry_after_max": env.float("LLM_RETRY_AFTER_MAX", default=10.0),
+    "request_timeout": env.float("LLM_REQUEST_TIMEOUT", default=60.0),
+    "first_token_timeout": env.float("LLM_FIRST_TOKEN_TIMEOUT", default=30.0),
+    "budget": env.float("LLM_BUDGET", default=120.0),
+    "breaker_threshold": env.int("LLM_BREAKER_THRESHOLD", default=5),
+    "breaker_cooldown": env.float("LLM_BREAKER_COOLDOWN", default=30.0),
+}
+# USD per million tokens; models not listed cost nothing (local and simulated models).
+LLM_PRICES = env(
+    "LLM_PRICES",
+    default='{"gpt-4o": {"prompt": 2.5, "completion": 10.0},'
+    ' "gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}',
+)
+
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

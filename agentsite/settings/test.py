@@ -3,7 +3,7 @@
 from agentsite import embedded
 
 from .base import *  # noqa: F403
-from .base import RATE_LIMITS, database_settings, env, redis_settings
+from .base import LLM_POLICY, RATE_LIMITS, database_settings, env, redis_settings
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-that-is-long-enough-for-hs256-signing-0123456789"  # noqa: S105
@@ -17,3 +17,17 @@ globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("tes
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 RATE_LIMITS = {**RATE_LIMITS, "user": "10000/m"}  # tests that check limits set their own
 CELERY_TASK_ALWAYS_EAGER = False
+
+# The LLM simulator stands in for every model; tests point LLM_BASE_URL at their instance.
+LLM_MODELS = "sim-primary,sim-fallback"
+LLM_BASE_URL = "http://127.0.0.1:9/v1"
+LLM_POLICY = {
+    **LLM_POLICY,
+    "backoff_base": 0.01,
+    "backoff_max": 0.05,
+    "budget": 20.0,
+    "request_timeout": 10.0,
+    "first_token_timeout": 5.0,
+    "breaker_threshold": 3,
+    "breaker_cooldown": 2.0,
+}

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from agentsite import embedded
-from agentsite.embedded import PortInUseError, Stack, ValkeyServer
+from agentsite.embedded import PortInUseError, ServerStartError, Stack, ValkeyServer
 
 AS_ROOT = os.geteuid() == 0
 
@@ -136,6 +136,28 @@ def test_valkey_restarts_after_kill_9(stack):
     client.set("k", "v")
     assert client.get("k") == "v"
     assert client.config_get("appendonly") == {"appendonly": "yes"}
+
+
+def test_failed_postgres_start_shows_log_tail(stack):
+    stack.ensure_running()
+    stack.postgres.stop()
+    conf = stack.postgres.data_dir / "postgresql.conf"
+    good = conf.read_text()
+    try:
+        conf.write_text(good + "max_connections = lots\n")
+        with pytest.raises(ServerStartError, match=r"(?s)postgres\.log \(tail\).*max_connections"):
+            stack.ensure_running()
+    finally:
+        conf.write_text(good)
+    stack.ensure_running()
+
+
+def test_failed_valkey_start_shows_log_tail(tmp_path):
+    manifest = tmp_path / "valkey" / "appendonlydir" / "appendonly.aof.manifest"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("garbage\n")
+    with pytest.raises(ServerStartError, match=r"(?s)valkey\.log \(tail\).*AOF manifest"):
+        ValkeyServer(free_ports(1)[0], tmp_path).start()
 
 
 def test_port_in_use_by_another_process(tmp_path):

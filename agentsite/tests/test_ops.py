@@ -36,7 +36,9 @@ def test_ready_names_a_redis_outage(client):
 
 def test_api_answers_503_problem_when_redis_is_down(auth_client):
     dead = f"redis://127.0.0.1:{closed_port()}/0"
-    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}
+    }
     with override_settings(CACHES=caches):
         response = auth_client.get("/api/v1/auth/me")
     assert response.status_code == 503

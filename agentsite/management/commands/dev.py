@@ -48,17 +48,46 @@ class Command(BaseCommand):
     def _start_children(self, host, port) -> dict[str, subprocess.Popen]:
         python = sys.executable
         commands = {
-            "web": [python, "-m", "uvicorn", "agentsite.asgi:application",
-                    "--host", host, "--port", str(port), "--lifespan", "off"],
-            "worker": [python, "-m", "celery", "-A", "agentsite.celery:app", "worker",
-                       "--loglevel", "INFO", "--concurrency", "2"],
-            "beat": [python, "-m", "celery", "-A", "agentsite.celery:app", "beat",
-                     "--loglevel", "INFO"],
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "agentsite.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "agentsite.celery:app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "agentsite.celery:app",
+                "beat",
+                "--loglevel",
+                "INFO",
+            ],
         }
         # Each child gets its own process group: the terminal's Ctrl-C reaches only us, and we
         # stop the children in order.
         return {
-            name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()
+            name: subprocess.Popen(cmd, start_new_session=True)  # noqa: S603 (our own commands)
+            for name, cmd in commands.items()
         }
 
     def _wait_for_first_exit(self, children):

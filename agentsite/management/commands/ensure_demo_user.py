@@ -28,6 +28,5 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
         self.stdout.write(
-            f"Demo login: {DEMO_EMAIL} / {password_file.read_text().strip()} "
-            "(web, API and /admin/)"
+            f"Demo login: {DEMO_EMAIL} / {password_file.read_text().strip()} (web, API and /admin/)"
         )

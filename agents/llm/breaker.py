@@ -1,0 +1,117 @@
+"""A circuit breaker per model, kept in Redis so every process agrees on it.
+
+Closed: calls go through; each failure counts, a success resets the count. After `threshold`
+consecutive failures the breaker opens: the model is skipped (no call, no retry delay) for
+`cooldown` seconds. Then it is half-open: exactly one request, the probe, is let through. The
+probe's success closes the breaker; its failure opens it for another cooldown.
+
+Each transition is one Lua script, so concurrent requests in many processes never race.
+"""
+
+import asyncio
+import time
+import weakref
+from enum import StrEnum
+
+import redis
+import redis.asyncio
+
+KEY_PREFIX = "agentsite:llm:breaker:"
+
+# KEYS[1] state hash, KEYS[2] probe lock; ARGV[1] now (s), ARGV[2] cooldown (s).
+# Returns "closed", "open" or "probe" (half-open, and this caller holds the probe).
+_ALLOW = """
+local opened_until = tonumber(redis.call('HGET', KEYS[1], 'opened_until') or '0')
+if opened_until == 0 then return 'closed' end
+if tonumber(ARGV[1]) < opened_until then return 'open' end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', math.floor(tonumber(ARGV[2]) * 1000)) then
+  return 'probe'
+end
+return 'open'
+"""
+
+# KEYS as above; ARGV[1] now, ARGV[2] cooldown, ARGV[3] threshold, ARGV[4] ttl (s).
+# Returns "open" when this failure opened (or re-opened) the breaker, else "closed".
+_FAILURE = """
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local was_open = tonumber(redis.call('HGET', KEYS[1], 'opened_until') or '0') > 0
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+if was_open or failures >= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'opened_until', tonumber(ARGV[1]) + tonumber(ARGV[2]))
+  redis.call('DEL', KEYS[2])
+  return 'open'
+end
+return 'closed'
+"""
+
+_SUCCESS = """
+redis.call('DEL', KEYS[1], KEYS[2])
+return 'closed'
+"""
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    PROBE = "probe"  # half-open, and this request is the one probe
+
+
+class CircuitBreaker:
+    """Breaker decisions for the models of one ring; sync and asyncio callers share state."""
+
+    def __init__(self, redis_url: str, *, threshold: int, cooldown: float):
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._sync = redis.Redis.from_url(redis_url, decode_responses=True)
+        self._async_url = redis_url
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _keys(self, model: str) -> list[str]:
+        return [f"{KEY_PREFIX}{model}", f"{KEY_PREFIX}{model}:probe"]
+
+    def _args(self) -> dict[str, list]:
+        now = time.time()
+        ttl = int(self.cooldown * 10) + 60  # forget stale failure counts eventually
+        return {
+            _ALLOW: [now, self.cooldown],
+            _FAILURE: [now, self.cooldown, self.threshold, ttl],
+            _SUCCESS: [],
+        }
+
+    def _run(self, script: str, model: str) -> BreakerState:
+        return BreakerState(self._sync.eval(script, 2, *self._keys(model), *self._args()[script]))
+
+    async def _arun(self, script: str, model: str) -> BreakerState:
+        client = self._async_client()
+        result = await client.eval(script, 2, *self._keys(model), *self._args()[script])
+        return BreakerState(result)
+
+    def _async_client(self) -> redis.asyncio.Redis:
+        """One asyncio client per event loop: a client must not cross loops."""
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = redis.asyncio.Redis.from_url(self._async_url, decode_responses=True)
+            self._async_clients[loop] = client
+        return client
+
+    def allow(self, model: str) -> BreakerState:
+        return self._run(_ALLOW, model)
+
+    def record_failure(self, model: str) -> BreakerState:
+        return self._run(_FAILURE, model)
+
+    def record_success(self, model: str) -> BreakerState:
+        return self._run(_SUCCESS, model)
+
+    async def aallow(self, model: str) -> BreakerState:
+        return await self._arun(_ALLOW, model)
+
+    async def arecord_failure(self, model: str) -> BreakerState:
+        return await self._arun(_FAILURE, model)
+
+    async def arecord_success(self, model: str) -> BreakerState:
+        return await self._arun(_SUCCESS, model)
+
+    def reset(self, model: str) -> None:
+        self._sync.delete(*self._keys(model))

@@ -1,0 +1,61 @@
+"""OpenAI-compatible clients for the ring's models, one set per event loop.
+
+An httpx connection pool belongs to the event loop that opened it, and langchain-openai would
+otherwise share one cached pool across loops. So each loop gets its own ChatOpenAI per model,
+with our own pool (sized for hundreds of concurrent streams) and no SDK retries: the ring
+retries. Synchronous callers (Celery tasks, Mem0) run on one background loop per process.
+"""
+
+import asyncio
+import threading
+import weakref
+
+import httpx
+from langchain_openai import ChatOpenAI
+
+from agents.llm.config import ModelEndpoint, RingPolicy
+
+POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def chat_client(endpoint: ModelEndpoint, policy: RingPolicy) -> ChatOpenAI:
+    """The ChatOpenAI for `endpoint` on the running loop."""
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (endpoint, policy.request_timeout)
+    client = per_loop.get(key)
+    if client is None:
+        client = ChatOpenAI(
+            model=endpoint.name,
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key or "not-needed",
+            max_retries=0,
+            timeout=policy.request_timeout,
+            stream_usage=True,
+            http_async_client=httpx.AsyncClient(limits=POOL_LIMITS, timeout=policy.request_timeout),
+        )
+        per_loop[key] = client
+    return client
+
+
+class _BackgroundLoop:
+    """One event loop in a daemon thread, for code that can't await."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="llm-ring-loop", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._ensure()).result()
+
+
+background_loop = _BackgroundLoop()

@@ -1,0 +1,149 @@
+"""Every LLM attempt as an LLMCall row and as metrics, without making the caller wait.
+
+Metrics are updated at once; rows go through a queue to one writer thread per process that
+inserts them in batches, so a slow database never slows a stream.
+"""
+
+import atexit
+import logging
+import queue
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import DatabaseError, IntegrityError, connection
+
+from agents.llm import metrics
+from agentsite import context
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+
+@dataclass
+class Attempt:
+    """What one attempt did; filled in while it runs, then recorded once."""
+
+    ring_request_id: uuid.UUID
+    model: str
+    endpoint: str
+    purpose: str
+    attempt: int
+    started_at: datetime
+    fallback_from: str = ""
+    status: str = "ok"
+    error_class: str = ""
+    error_reason: str = ""
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    ids: dict = field(default_factory=context.current)
+
+
+class CallRecorder:
+    def __init__(self):
+        self._queue: queue.Queue[Attempt] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, attempt: Attempt) -> None:
+        self._observe(attempt)
+        self._ensure_writer()
+        self._queue.put(attempt)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every recorded attempt is in the database (tests, shutdown)."""
+        done = threading.Event()
+        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+        done.wait(timeout)
+
+    @staticmethod
+    def _observe(attempt: Attempt) -> None:
+        metrics.calls.labels(attempt.model, attempt.status).inc()
+        metrics.latency.labels(attempt.model).observe(attempt.latency_s)
+        if attempt.ttft_s is not None:
+            metrics.time_to_first_token.labels(attempt.model).observe(attempt.ttft_s)
+        if attempt.error_reason:
+            metrics.failures.labels(attempt.model, attempt.error_reason).inc()
+        metrics.tokens.labels(attempt.model, "prompt").inc(attempt.prompt_tokens)
+        metrics.tokens.labels(attempt.model, "completion").inc(attempt.completion_tokens)
+
+    def _ensure_writer(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._write_forever, name="llm-calls", daemon=True
+                )
+                self._thread.start()
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < BATCH_SIZE:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(batch)
+            except Exception:  # the writer must survive anything; losing metrics rows is logged
+                logger.exception("could not store %d LLM call rows", len(batch))
+            finally:
+                connection.close()  # back to the pool between batches
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _write(self, batch: list[Attempt]) -> None:
+        from agents.models import LLMCall
+
+        rows = [self._row(LLMCall, attempt) for attempt in batch]
+        try:
+            LLMCall.objects.bulk_create(rows)
+        except IntegrityError:  # a user deleted meanwhile: keep the rows, drop the link
+            for row in rows:
+                row.user_id = None
+            LLMCall.objects.bulk_create(rows)
+        except DatabaseError:
+            logger.exception("database refused LLM call rows")
+
+    @staticmethod
+    def _row(model, attempt: Attempt):
+        ids = attempt.ids
+        return model(
+            created_at=attempt.started_at,
+            model=attempt.model,
+            endpoint=attempt.endpoint,
+            purpose=attempt.purpose,
+            attempt=attempt.attempt,
+            fallback_from=attempt.fallback_from,
+            status=attempt.status,
+            error_class=attempt.error_class[:100],
+            error_reason=attempt.error_reason,
+            latency_ms=round(attempt.latency_s * 1000),
+            ttft_ms=None if attempt.ttft_s is None else round(attempt.ttft_s * 1000),
+            prompt_tokens=attempt.prompt_tokens,
+            completion_tokens=attempt.completion_tokens,
+            cost_usd=Decimal(str(round(attempt.cost_usd, 6))),
+            request_id=ids.get("request_id") or "",
+            ring_request_id=attempt.ring_request_id,
+            user_id=_uuid_or_none(ids.get("user_id")),
+            session_id=_uuid_or_none(ids.get("session_id")),
+        )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+recorder = CallRecorder()
+atexit.register(recorder.flush, 5.0)

@@ -1,0 +1,376 @@
+"""The model ring as a LangChain chat model, so LangGraph uses it unchanged.
+
+For one request it walks the ring from its first model, wrapping around once: a model whose
+breaker is open is skipped; a retryable failure is retried with full-jitter backoff (never
+sooner than Retry-After); a model that is exhausted hands over to the next one, with the same
+tools. All of that state lives in the request (`_RingRun`), never in the process, so a switch
+for one request changes nothing for the others. Every attempt becomes an LLMCall row and
+metrics; every switch is a `llm_fallback` custom event that the chat turns into an SSE event.
+
+When a stream breaks after text was sent, the next model is asked to continue that text, and
+the caller is told. Tool-call fragments are held back until an attempt completes, so a broken
+attempt never leaves half a tool call in the answer.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.signals import setting_changed
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+    adispatch_custom_event,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import agenerate_from_stream
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from agents.llm import metrics
+from agents.llm.breaker import BreakerState, CircuitBreaker
+from agents.llm.clients import background_loop, chat_client
+from agents.llm.config import ModelEndpoint, RingConfig, build_config
+from agents.llm.failures import (
+    Failure,
+    FirstTokenTimeout,
+    StreamBroken,
+    Verdict,
+    backoff_delay,
+    classify,
+)
+from agents.llm.recorder import Attempt, recorder
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_EVENT = "llm_fallback"
+CONTINUE_PROMPT = (
+    "Your previous answer was cut off. Continue it exactly where it stopped, "
+    "without repeating anything already written."
+)
+
+
+class LLMUnavailableError(Exception):
+    """No model of the ring could answer within the budget. The message is safe to show."""
+
+    def __init__(self, detail: str, last_reason: str = ""):
+        super().__init__(detail)
+        self.last_reason = last_reason
+
+
+class LLMRequestError(Exception):
+    """The request itself was refused (too long, malformed): no model would do better."""
+
+    def __init__(self, detail: str, reason: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+@lru_cache(maxsize=1)
+def ring_config() -> RingConfig:
+    return build_config(settings)
+
+
+@lru_cache(maxsize=1)
+def breaker() -> CircuitBreaker:
+    policy = ring_config().policy
+    return CircuitBreaker(
+        settings.REDIS_URL, threshold=policy.breaker_threshold, cooldown=policy.breaker_cooldown
+    )
+
+
+def _forget_config(setting, **_):
+    if setting.startswith("LLM_") or setting == "REDIS_URL":
+        ring_config.cache_clear()
+        breaker.cache_clear()
+
+
+setting_changed.connect(_forget_config)
+
+
+class ModelRing(BaseChatModel):
+    """A chat model that is the whole ring. `first_model` picks where the walk starts."""
+
+    purpose: str = "chat"
+    first_model: str | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "agentsite-model-ring"
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs):
+        """Tools in OpenAI form, re-sent to whichever model ends up answering."""
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        if tool_choice in ("any", "required"):
+            kwargs["tool_choice"] = "required"
+        elif tool_choice in ("auto", "none"):
+            kwargs["tool_choice"] = tool_choice
+        elif tool_choice:
+            kwargs["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
+        return self.bind(tools=formatted, **kwargs)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        # BaseChatModel reports each chunk to the callbacks (LangGraph's token stream) itself.
+        run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
+        async for chunk in run.stream(messages, stop, kwargs):
+            yield chunk
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """For callers that can't await (Celery tasks, Mem0): the same ring on a side loop."""
+        return background_loop.run(self._agenerate(messages, stop, None, **kwargs))
+
+
+class _RingRun:
+    """The state of one request's walk around the ring."""
+
+    def __init__(self, config, breaker_, purpose, first_model, run_manager):
+        self.config = config
+        self.policy = config.policy
+        self.breaker = breaker_
+        self.purpose = purpose
+        self.run_manager = run_manager
+        self.id = uuid.uuid4()
+        self.deadline = time.monotonic() + self.policy.budget
+        self.attempts = 0
+        self.sent_text = ""  # what the caller has already received, for a continuation
+        start = _index_of(config.models, first_model)
+        self.order = config.models[start:] + config.models[:start]
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    async def stream(self, messages, stop, kwargs) -> AsyncIterator[ChatGenerationChunk]:
+        previous: ModelEndpoint | None = None
+        last: Failure | None = None
+        for endpoint in self.order:
+            state = await self._allow(endpoint)
+            if state is BreakerState.OPEN:
+                metrics.failures.labels(endpoint.name, "breaker_open").inc()
+                last = last or Failure(Verdict.NEXT_MODEL, "breaker_open")
+                continue
+            if previous is not None:
+                await self._announce_fallback(previous, endpoint, last)
+            for retry in range(self.policy.max_retries + 1):
+                if self.remaining() <= 0:
+                    raise LLMUnavailableError(_budget_detail(self.policy.budget), "budget")
+                prompt = self._with_continuation(messages)
+                sent_before = len(self.sent_text)
+                try:
+                    async for chunk in self._attempt(endpoint, prompt, stop, kwargs, previous):
+                        yield chunk
+                except Exception as exc:
+                    last = classify(exc)
+                    if last.verdict is Verdict.FATAL:
+                        raise LLMRequestError(_fatal_detail(last), last.reason) from exc
+                    if not await self._keep_trying(endpoint, state, last, retry, sent_before):
+                        break
+                    continue
+                await self._record_success(endpoint)
+                return
+            previous = endpoint
+        raise LLMUnavailableError(
+            "The assistant is unavailable right now; please try again in a moment.",
+            last.reason if last else "",
+        )
+
+    async def _keep_trying(self, endpoint, state, failure, retry, sent_before) -> bool:
+        """After a failed attempt: wait and retry this model (True), or move on (False)."""
+        if failure.counts_against_model and await self._record_failure(endpoint):
+            return False  # the breaker just opened: stop paying for this model
+        if failure.verdict is Verdict.NEXT_MODEL or state is BreakerState.PROBE:
+            return False
+        if len(self.sent_text) > sent_before:
+            return False  # broke mid-answer: the next model continues it
+        if retry >= self.policy.max_retries:
+            return False
+        if (failure.retry_after or 0) > self.policy.retry_after_max:
+            return False  # the model asks for a long pause: someone else answers now
+        delay = backoff_delay(
+            retry,
+            base=self.policy.backoff_base,
+            cap=self.policy.backoff_max,
+            retry_after=failure.retry_after,
+        )
+        if delay >= self.remaining():
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    def _with_continuation(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        if not self.sent_text:
+            return messages
+        return [*messages, AIMessage(self.sent_text), HumanMessage(CONTINUE_PROMPT)]
+
+    async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from):
+        """One HTTP call, streamed. Text goes out at once; tool calls when the call completes."""
+        self.attempts += 1
+        attempt = Attempt(
+            ring_request_id=self.id,
+            model=endpoint.name,
+            endpoint=endpoint.base_url,
+            purpose=self.purpose,
+            attempt=self.attempts,
+            started_at=datetime.now(UTC),
+            fallback_from=fallback_from.name if fallback_from else "",
+        )
+        started = time.monotonic()
+        held = AIMessageChunk(content="")
+        finish_reason = None
+        pieces = 0
+        client = chat_client(endpoint, self.policy)
+        stream = client._astream(messages, stop=stop, timeout=self.remaining(), **kwargs)
+        try:
+            while True:
+                wait = min(self.policy.first_token_timeout, self.remaining())
+                try:
+                    async with asyncio.timeout(wait):
+                        chunk = await anext(stream)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise (FirstTokenTimeout() if not pieces else StreamBroken("stalled")) from None
+                message = chunk.message
+                if attempt.ttft_s is None:
+                    attempt.ttft_s = time.monotonic() - started
+                held += AIMessageChunk(
+                    content="",
+                    tool_call_chunks=message.tool_call_chunks,
+                    usage_metadata=message.usage_metadata,
+                )
+                finish_reason = message.response_metadata.get("finish_reason") or finish_reason
+                if message.content:
+                    pieces += 1
+                    self.sent_text += message.text
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=message.content))
+            usage = held.usage_metadata or {}
+            attempt.prompt_tokens = usage.get("input_tokens", 0)
+            attempt.completion_tokens = usage.get("output_tokens", pieces)
+            yield ChatGenerationChunk(message=self._final_chunk(held, endpoint, finish_reason))
+        except asyncio.CancelledError:
+            attempt.status = "interrupted"
+            attempt.completion_tokens = pieces
+            raise
+        except BaseException as exc:
+            attempt.status = "error"
+            attempt.error_class = type(exc).__name__
+            attempt.error_reason = classify(exc).reason if isinstance(exc, Exception) else ""
+            attempt.completion_tokens = pieces
+            if _is_mid_stream_disconnect(exc, pieces):
+                raise StreamBroken(str(exc)) from exc
+            raise
+        finally:
+            await stream.aclose()
+            attempt.latency_s = time.monotonic() - started
+            price = self.config.price(endpoint.name)
+            attempt.cost_usd = price.cost(attempt.prompt_tokens, attempt.completion_tokens)
+            recorder.record(attempt)
+
+    def _final_chunk(self, held, endpoint, finish_reason) -> AIMessageChunk:
+        metadata = {
+            "model_name": endpoint.name,
+            "finish_reason": finish_reason,
+            "ring_request_id": str(self.id),
+            "attempts": self.attempts,
+        }
+        return AIMessageChunk(
+            content="",
+            tool_call_chunks=held.tool_call_chunks,
+            usage_metadata=held.usage_metadata,
+            response_metadata=metadata,
+            chunk_position="last",
+        )
+
+    async def _announce_fallback(self, source, target, failure):
+        reason = failure.reason if failure else "unavailable"
+        metrics.fallbacks.labels(source.name, target.name, reason).inc()
+        logger.warning("LLM fallback %s -> %s (%s)", source.name, target.name, reason)
+        data = {"from_model": source.name, "to_model": target.name, "reason": reason}
+        # A custom event: LangGraph's astream_events hands it to the chat as it happens.
+        manager = self.run_manager
+        if manager is not None:
+            await AsyncCallbackManager(
+                handlers=manager.handlers, tags=manager.tags, metadata=manager.metadata
+            ).on_custom_event(FALLBACK_EVENT, data, run_id=manager.run_id)
+            return
+        with contextlib.suppress(RuntimeError):  # no enclosing run: nobody is listening
+            await adispatch_custom_event(FALLBACK_EVENT, data)
+
+    # The breaker fails open: if Redis is unreachable, models are tried as if closed.
+    async def _allow(self, endpoint) -> BreakerState:
+        try:
+            state = await self.breaker.aallow(endpoint.name)
+        except redis.RedisError:
+            logger.warning("breaker store unreachable; trying %s anyway", endpoint.name)
+            return BreakerState.CLOSED
+        metrics.breaker_state.labels(endpoint.name).set(1 if state is BreakerState.OPEN else 0)
+        return state
+
+    async def _record_failure(self, endpoint) -> bool:
+        """Count the failure; True when it opened the breaker."""
+        try:
+            opened = await self.breaker.arecord_failure(endpoint.name) is BreakerState.OPEN
+        except redis.RedisError:
+            return False
+        if opened:
+            metrics.breaker_state.labels(endpoint.name).set(1)
+            logger.warning("circuit breaker open for %s", endpoint.name)
+        return opened
+
+    async def _record_success(self, endpoint) -> None:
+        try:
+            await self.breaker.arecord_success(endpoint.name)
+        except redis.RedisError:
+            return
+        metrics.breaker_state.labels(endpoint.name).set(0)
+
+
+def _index_of(models: Sequence[ModelEndpoint], name: str | None) -> int:
+    for index, endpoint in enumerate(models):
+        if endpoint.name == name:
+            return index
+    return 0
+
+
+def _is_mid_stream_disconnect(exc: BaseException, pieces: int) -> bool:
+    return pieces > 0 and classify(exc).reason in ("connection", "api_error", "timeout")
+
+
+def _budget_detail(budget: float) -> str:
+    return f"The assistant took too long (over {budget:.0f} s); please try again."
+
+
+def _fatal_detail(failure: Failure) -> str:
+    if failure.reason == "context_length":
+        return "This conversation is too long for the model; start a new session."
+    return "The model refused this request."

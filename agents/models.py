@@ -1,0 +1,54 @@
+"""What the agents app stores: every LLM attempt (and, with the chat, sessions and messages)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class LLMCall(models.Model):
+    """One HTTP attempt at one model: a retry or a fallback is a row of its own.
+
+    Content is never stored here, only what is needed to see cost, latency and failures.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+        INTERRUPTED = "interrupted"  # the caller went away (client disconnect)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(db_index=True)
+    model = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=500)
+    purpose = models.CharField(max_length=50, blank=True, help_text="chat, judge, memory, ...")
+    attempt = models.PositiveSmallIntegerField(help_text="1 for the first call of a request")
+    fallback_from = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    error_class = models.CharField(max_length=100, blank=True)
+    error_reason = models.CharField(max_length=50, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    ring_request_id = models.UUIDField(
+        db_index=True, help_text="Groups the attempts of one ring request."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # cost accounting outlives the account; no content is kept
+        related_name="llm_calls",
+    )
+    session_id = models.UUIDField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "LLM call"
+        indexes = [models.Index(fields=["model", "created_at"])]
+
+    def __str__(self):
+        return f"{self.model} #{self.attempt} {self.status}"

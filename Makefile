@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt
 
-.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean
+.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm
 
 venv: $(STAMP)
 
@@ -34,6 +34,15 @@ format: venv
 
 stack-start stack-stop stack-status: venv
 	$(PY) -m agentsite.embedded $(subst stack-,,$@) --profile dev
+
+## bench-llm: the model ring's overhead over a bare client (simulator), in ms and tokens/s
+BENCH := DJANGO_SETTINGS_MODULE=agentsite.settings.test $(PY) manage.py
+bench-llm: venv
+	$(PY) -m agentsite.embedded start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_llm
+
+bench: bench-llm
 
 ## load: a bounded locust run against a server on 127.0.0.1:8000 (stops by itself)
 load: venv

@@ -19,10 +19,15 @@ import redis.asyncio
 KEY_PREFIX = "agentsite:llm:breaker:"
 
 # KEYS[1] state hash, KEYS[2] probe lock; ARGV[1] now (s), ARGV[2] cooldown (s).
-# Returns "closed", "open" or "probe" (half-open, and this caller holds the probe).
+# Returns "closed" (no failures counted), "failing" (closed, with failures counted), "open" or
+# "probe" (half-open, and this caller holds the probe).
 _ALLOW = """
-local opened_until = tonumber(redis.call('HGET', KEYS[1], 'opened_until') or '0')
-if opened_until == 0 then return 'closed' end
+local state = redis.call('HMGET', KEYS[1], 'opened_until', 'failures')
+local opened_until = tonumber(state[1] or '0')
+if opened_until == 0 then
+  if tonumber(state[2] or '0') > 0 then return 'failing' end
+  return 'closed'
+end
 if tonumber(ARGV[1]) < opened_until then return 'open' end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', math.floor(tonumber(ARGV[2]) * 1000)) then
   return 'probe'
@@ -52,8 +57,14 @@ return 'closed'
 
 class BreakerState(StrEnum):
     CLOSED = "closed"
+    FAILING = "failing"  # closed, but recent failures are counted: a success resets them
     OPEN = "open"
     PROBE = "probe"  # half-open, and this request is the one probe
+
+    @property
+    def needs_reset_on_success(self) -> bool:
+        """The common case (closed, nothing counted) costs no second round trip."""
+        return self in (BreakerState.FAILING, BreakerState.PROBE)
 
 
 class CircuitBreaker:

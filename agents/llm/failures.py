@@ -36,10 +36,6 @@ class StreamBroken(Exception):
     """The model stopped sending in the middle of an answer."""
 
 
-class FirstTokenTimeout(Exception):
-    """The model accepted the request but said nothing for too long."""
-
-
 def _retry_after(exc: openai.APIStatusError) -> float | None:
     value = exc.response.headers.get("retry-after") if exc.response is not None else None
     try:
@@ -66,7 +62,7 @@ def classify(exc: BaseException) -> Failure:
                 Verdict.NEXT_MODEL, {401: "auth", 403: "forbidden"}.get(status, "not_found")
             )
         return Failure(Verdict.FATAL, "bad_request")
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | FirstTokenTimeout):
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         return Failure(Verdict.RETRY, "timeout")
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError | StreamBroken):
         return Failure(

@@ -14,6 +14,7 @@ attempt never leaves half a tool call in the answer.
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import httpx
 import redis
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -43,7 +45,6 @@ from agents.llm.clients import background_loop, chat_client
 from agents.llm.config import ModelEndpoint, RingConfig, build_config
 from agents.llm.failures import (
     Failure,
-    FirstTokenTimeout,
     StreamBroken,
     Verdict,
     backoff_delay,
@@ -54,6 +55,7 @@ from agents.llm.recorder import Attempt, recorder
 logger = logging.getLogger(__name__)
 
 FALLBACK_EVENT = "llm_fallback"
+CONNECT_TIMEOUT = 5.0
 CONTINUE_PROMPT = (
     "Your previous answer was cut off. Continue it exactly where it stopped, "
     "without repeating anything already written."
@@ -128,7 +130,7 @@ class ModelRing(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         # BaseChatModel reports each chunk to the callbacks (LangGraph's token stream) itself.
         run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
-        async for chunk in run.stream(messages, stop, kwargs):
+        async for chunk in run.stream(messages, stop, kwargs, streaming=True):
             yield chunk
 
     async def _agenerate(
@@ -138,7 +140,9 @@ class ModelRing(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+        """Not streamed: each attempt is one plain HTTP response (far cheaper to parse)."""
+        run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
+        return await agenerate_from_stream(run.stream(messages, stop, kwargs, streaming=False))
 
     def _generate(
         self,
@@ -163,14 +167,17 @@ class _RingRun:
         self.id = uuid.uuid4()
         self.deadline = time.monotonic() + self.policy.budget
         self.attempts = 0
-        self.sent_text = ""  # what the caller has already received, for a continuation
+        self.sent_parts: list[str] = []  # what the caller already has, for a continuation
+        self.failed_models: set[str] = set()  # whose breaker heard of a failure from us
         start = _index_of(config.models, first_model)
         self.order = config.models[start:] + config.models[:start]
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    async def stream(self, messages, stop, kwargs) -> AsyncIterator[ChatGenerationChunk]:
+    async def stream(
+        self, messages, stop, kwargs, *, streaming: bool
+    ) -> AsyncIterator[ChatGenerationChunk]:
         previous: ModelEndpoint | None = None
         last: Failure | None = None
         for endpoint in self.order:
@@ -185,10 +192,13 @@ class _RingRun:
                 if self.remaining() <= 0:
                     raise LLMUnavailableError(_budget_detail(self.policy.budget), "budget")
                 prompt = self._with_continuation(messages)
-                sent_before = len(self.sent_text)
+                sent_before = len(self.sent_parts)
                 try:
-                    async for chunk in self._attempt(endpoint, prompt, stop, kwargs, previous):
+                    attempt = self._attempt(endpoint, prompt, stop, kwargs, previous, streaming)
+                    async for chunk in attempt:
                         yield chunk
+                except LLMUnavailableError:
+                    raise
                 except Exception as exc:
                     last = classify(exc)
                     if last.verdict is Verdict.FATAL:
@@ -196,7 +206,8 @@ class _RingRun:
                     if not await self._keep_trying(endpoint, state, last, retry, sent_before):
                         break
                     continue
-                await self._record_success(endpoint)
+                if state.needs_reset_on_success or endpoint.name in self.failed_models:
+                    await self._record_success(endpoint)
                 return
             previous = endpoint
         raise LLMUnavailableError(
@@ -210,7 +221,7 @@ class _RingRun:
             return False  # the breaker just opened: stop paying for this model
         if failure.verdict is Verdict.NEXT_MODEL or state is BreakerState.PROBE:
             return False
-        if len(self.sent_text) > sent_before:
+        if len(self.sent_parts) > sent_before:
             return False  # broke mid-answer: the next model continues it
         if retry >= self.policy.max_retries:
             return False
@@ -228,12 +239,12 @@ class _RingRun:
         return True
 
     def _with_continuation(self, messages: list[BaseMessage]) -> list[BaseMessage]:
-        if not self.sent_text:
+        if not self.sent_parts:
             return messages
-        return [*messages, AIMessage(self.sent_text), HumanMessage(CONTINUE_PROMPT)]
+        return [*messages, AIMessage("".join(self.sent_parts)), HumanMessage(CONTINUE_PROMPT)]
 
-    async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from):
-        """One HTTP call, streamed. Text goes out at once; tool calls when the call completes."""
+    async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from, streaming):
+        """One HTTP call. Text goes out as it comes; tool calls once the call has completed."""
         self.attempts += 1
         attempt = Attempt(
             ring_request_id=self.id,
@@ -249,30 +260,31 @@ class _RingRun:
         finish_reason = None
         pieces = 0
         client = chat_client(endpoint, self.policy)
-        stream = client._astream(messages, stop=stop, timeout=self.remaining(), **kwargs)
+        call = _streamed if streaming else _whole
+        stream = call(client, messages, stop=stop, timeout=self._http_timeout(), **kwargs)
         try:
-            while True:
-                wait = min(self.policy.first_token_timeout, self.remaining())
-                try:
-                    async with asyncio.timeout(wait):
-                        chunk = await anext(stream)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise (FirstTokenTimeout() if not pieces else StreamBroken("stalled")) from None
+            # A silent model is caught by the read timeout; the budget is checked per chunk.
+            async for chunk in stream:
+                if time.monotonic() > self.deadline:
+                    raise LLMUnavailableError(_budget_detail(self.policy.budget), "budget")
                 message = chunk.message
                 if attempt.ttft_s is None:
                     attempt.ttft_s = time.monotonic() - started
-                held += AIMessageChunk(
-                    content="",
-                    tool_call_chunks=message.tool_call_chunks,
-                    usage_metadata=message.usage_metadata,
-                )
-                finish_reason = message.response_metadata.get("finish_reason") or finish_reason
+                finish_reason = (chunk.generation_info or {}).get("finish_reason") or finish_reason
+                if message.tool_call_chunks or message.usage_metadata or chunk.generation_info:
+                    # Tool calls and usage are held back for the final chunk; metadata would be
+                    # merged twice by the caller. Plain text chunks pass through untouched.
+                    held += AIMessageChunk(
+                        content="",
+                        tool_call_chunks=message.tool_call_chunks,
+                        usage_metadata=message.usage_metadata,
+                    )
+                    if message.content:
+                        chunk = ChatGenerationChunk(message=AIMessageChunk(content=message.content))
                 if message.content:
                     pieces += 1
-                    self.sent_text += message.text
-                    yield ChatGenerationChunk(message=AIMessageChunk(content=message.content))
+                    self.sent_parts.append(message.content)
+                    yield chunk
             usage = held.usage_metadata or {}
             attempt.prompt_tokens = usage.get("input_tokens", 0)
             attempt.completion_tokens = usage.get("output_tokens", pieces)
@@ -295,6 +307,12 @@ class _RingRun:
             price = self.config.price(endpoint.name)
             attempt.cost_usd = price.cost(attempt.prompt_tokens, attempt.completion_tokens)
             recorder.record(attempt)
+
+    def _http_timeout(self) -> httpx.Timeout:
+        """The whole call may take what is left of the budget; a silence, much less."""
+        left = max(0.01, self.remaining())
+        silence = min(self.policy.first_token_timeout, left)
+        return httpx.Timeout(left, connect=min(CONNECT_TIMEOUT, left), read=silence)
 
     def _final_chunk(self, held, endpoint, finish_reason) -> AIMessageChunk:
         metadata = {
@@ -338,6 +356,7 @@ class _RingRun:
 
     async def _record_failure(self, endpoint) -> bool:
         """Count the failure; True when it opened the breaker."""
+        self.failed_models.add(endpoint.name)
         try:
             opened = await self.breaker.arecord_failure(endpoint.name) is BreakerState.OPEN
         except redis.RedisError:
@@ -353,6 +372,28 @@ class _RingRun:
         except redis.RedisError:
             return
         metrics.breaker_state.labels(endpoint.name).set(0)
+
+
+def _streamed(client, messages, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
+    return client._astream(messages, **kwargs)
+
+
+async def _whole(client, messages, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
+    """A plain (non-streamed) response as a single chunk, so both kinds share one pipeline."""
+    result = await client._agenerate(messages, **kwargs)
+    message = result.generations[0].message
+    tool_call_chunks = [
+        {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": index}
+        for index, call in enumerate(message.tool_calls)
+    ]
+    yield ChatGenerationChunk(
+        message=AIMessageChunk(
+            content=message.content,
+            tool_call_chunks=tool_call_chunks,
+            usage_metadata=message.usage_metadata,
+            response_metadata=message.response_metadata,
+        )
+    )
 
 
 def _index_of(models: Sequence[ModelEndpoint], name: str | None) -> int:

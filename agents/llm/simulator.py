@@ -1511,3 +1511,37 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextlib.contextmanager
+def spawned_simulator(*cli_args: str, startup_timeout: float = 20.0) -> Iterator[str]:
+    """Run the simulator as its own process (benchmarks and load tests, where sharing the
+    caller's GIL would distort the figures); yields its base URL, ``http://127.0.0.1:PORT/v1``.
+    """
+    import subprocess
+    import sys
+    import urllib.request
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    command = [sys.executable, "-m", "agents.llm.simulator", "--port", str(port), *cli_args]
+    process = subprocess.Popen(  # noqa: S603 (our own module)
+        [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the LLM simulator process did not start") from None
+                time.sleep(0.05)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,6 +1,7 @@
 """The model ring against the LLM simulator over real HTTP, with breaker state in real Valkey."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +24,9 @@ from agents.models import LLMCall
 
 PRIMARY, FALLBACK = "sim-primary", "sim-fallback"
 
+# The ring writes an LLMCall row for every attempt, from its writer thread.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def as_graph_node():
     """The ring called the way a LangGraph node calls it: ainvoke inside a traced run."""
@@ -41,9 +45,17 @@ def requests_to(sim, model) -> int:
     return sim.stats()["models"].get(model, {}).get("requests", 0)
 
 
+@pytest.fixture
 def calls():
-    recorder.flush()
-    return list(LLMCall.objects.order_by("created_at", "attempt"))
+    """The LLMCall rows of attempts started during this test, once they are written."""
+    since = datetime.now(UTC)
+
+    def written():
+        recorder.flush()
+        rows = LLMCall.objects.filter(created_at__gte=since)
+        return list(rows.order_by("created_at", "attempt"))
+
+    return written
 
 
 @tool
@@ -234,9 +246,8 @@ class TestIsolation:
         assert models.count(PRIMARY) == 17
 
 
-@pytest.mark.django_db(transaction=True)
 class TestRecords:
-    def test_every_attempt_is_a_row(self, llm, settings):
+    def test_every_attempt_is_a_row(self, llm, settings, calls):
         settings.LLM_PRICES = '{"sim-fallback": {"prompt": 1000000, "completion": 2000000}}'
         llm.set_faults(PRIMARY, {"kind": "status_500"})
         ask("hello")
@@ -255,7 +266,7 @@ class TestRecords:
         assert answered.ttft_ms is not None
         assert len({r.ring_request_id for r in rows}) == 1
 
-    def test_rows_carry_request_and_user_ids(self, llm, user):
+    def test_rows_carry_request_and_user_ids(self, llm, user, calls):
         from agentsite import context
 
         with context.bound(request_id="req-llm-1", user_id=user.pk):
@@ -286,7 +297,7 @@ class TestRecords:
         )
         assert [b - a for a, b in zip(before, after, strict=True)] == [1, 3, 1]
 
-    def test_cancelled_request_is_recorded_as_interrupted(self, llm):
+    def test_cancelled_request_is_recorded_as_interrupted(self, llm, calls):
         slow = SimulatorConfig(ttft_ms=0, tokens_per_s=20, reply_tokens=100)
         with running_simulator(slow) as sim, _ring_at(sim):
 

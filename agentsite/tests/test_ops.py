@@ -21,17 +21,29 @@ def test_live(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_when_everything_answers(client):
+def test_ready_when_everything_answers(client, llm):
     response = client.get("/ops/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "ok", "llm": "ok"},
+    }
 
 
-def test_ready_names_a_redis_outage(client):
+def test_ready_names_a_redis_outage(client, llm):
     with override_settings(REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0"):
         response = client.get("/ops/health/ready")
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "redis": "unavailable"}
+    assert response.json()["checks"] == {"database": "ok", "redis": "unavailable", "llm": "ok"}
+
+
+def test_llm_outage_is_reported_but_keeps_the_web_tier_ready(client, llm, settings):
+    settings.LLM_MODELS = f"sim-primary,down@http://127.0.0.1:{closed_port()}/v1"
+    response = client.get("/ops/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"]["llm"] == "degraded"
+    settings.LLM_BASE_URL = f"http://127.0.0.1:{closed_port()}/v1"
+    assert client.get("/ops/health/ready").json()["checks"]["llm"] == "unavailable"
 
 
 def test_api_answers_503_problem_when_redis_is_down(auth_client):

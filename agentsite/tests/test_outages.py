@@ -15,10 +15,9 @@ def server_without_database(asgi_server):
 def test_ready_reports_the_database(server_without_database):
     response = httpx.get(f"{server_without_database}/ops/health/ready", timeout=10)
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "checks": {"database": "unavailable", "redis": "ok"},
-    }
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert (body["checks"]["database"], body["checks"]["redis"]) == ("unavailable", "ok")
 
 
 def test_api_gives_503_problem_not_a_500_page(server_without_database):

@@ -1,0 +1,56 @@
+"""Staff can list, filter and search LLM calls; nobody can edit them."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from agents.models import LLMCall
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, make_user):
+    client.force_login(make_user(email="staff@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+def make_call(**fields):
+    defaults = {
+        "created_at": datetime.now(UTC),
+        "model": "gpt-4o",
+        "endpoint": "https://api.openai.com/v1",
+        "attempt": 1,
+        "status": "ok",
+        "latency_ms": 120,
+        "ring_request_id": uuid.uuid4(),
+    }
+    return LLMCall.objects.create(**{**defaults, **fields})
+
+
+def test_list_filters_and_search(staff_client):
+    make_call(request_id="req-one")
+    make_call(model="gpt-4o-mini", fallback_from="gpt-4o", attempt=4, request_id="req-two")
+    page = staff_client.get("/admin/agents/llmcall/")
+    assert page.status_code == 200
+    assert b"gpt-4o-mini" in page.content
+    fallbacks = staff_client.get("/admin/agents/llmcall/?fallback=yes")
+    assert fallbacks.context["cl"].result_count == 1
+    found = staff_client.get("/admin/agents/llmcall/?q=req-one")
+    assert found.context["cl"].result_count == 1
+
+
+def test_calls_are_read_only(staff_client):
+    call = make_call()
+    assert staff_client.get("/admin/agents/llmcall/add/").status_code == 403
+    response = staff_client.post(f"/admin/agents/llmcall/{call.pk}/change/", {"model": "x"})
+    assert response.status_code == 403
+
+
+def test_users_admin_search_and_filter(staff_client, make_user):
+    make_user(email="grace@example.com", display_name="Grace")
+    found = staff_client.get("/admin/accounts/user/?q=grace")
+    assert found.context["cl"].result_count == 1
+    staff_only = staff_client.get("/admin/accounts/user/?is_staff__exact=1")
+    assert staff_only.context["cl"].result_count == 1

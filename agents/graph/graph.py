@@ -1,0 +1,40 @@
+"""The agent: call the model (the ring, tools bound); run the tools it asks for; repeat."""
+
+from datetime import UTC, datetime
+
+from langchain_core.messages import SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import ToolNode
+
+from agents.graph import prompts
+from agents.graph.state import AgentState
+from agents.graph.tools import TOOLS, describe_tool_error
+from agents.llm.ring import ModelRing
+
+# Model calls + tool rounds one turn may take before it is stopped as a failure.
+RECURSION_LIMIT = 12
+
+
+async def call_model(state: AgentState, config: RunnableConfig) -> dict:
+    model = ModelRing(purpose="chat").bind_tools(TOOLS)
+    system = SystemMessage(prompts.system_prompt(datetime.now(UTC)))
+    response = await model.ainvoke([system, *state["messages"]], config)
+    return {"messages": [response]}
+
+
+def route_after_model(state: AgentState) -> str:
+    """To the tools when the model asked for any; otherwise the turn is over."""
+    last = state["messages"][-1]
+    return "tools" if getattr(last, "tool_calls", None) else END
+
+
+def build_graph(checkpointer=None):
+    builder = StateGraph(AgentState)
+    builder.add_node("call_model", call_model)
+    # Several calls in one answer run concurrently; failures become messages to the model.
+    builder.add_node("tools", ToolNode(TOOLS, handle_tool_errors=describe_tool_error))
+    builder.add_edge(START, "call_model")
+    builder.add_conditional_edges("call_model", route_after_model, ["tools", END])
+    builder.add_edge("tools", "call_model")
+    return builder.compile(checkpointer=checkpointer)

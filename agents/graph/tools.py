@@ -1,0 +1,130 @@
+"""Tools the agent may call. Each works offline and fails with a message the model can use."""
+
+import ast
+import logging
+import math
+import operator
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import tool
+
+logger = logging.getLogger(__name__)
+
+MAX_EXPRESSION_CHARS = 200
+MAX_EXPONENT = 1000
+MAX_MAGNITUDE = 1e100
+SEARCH_RESULTS = 5
+
+
+class ToolError(Exception):
+    """A failure the model should hear about in words (bad input, unknown zone...)."""
+
+
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_FUNCTIONS = {
+    "sqrt": math.sqrt,
+    "abs": abs,
+    "round": round,
+    "min": min,
+    "max": max,
+    "log": math.log,
+    "exp": math.exp,
+}
+_CONSTANTS = {"pi": math.pi, "e": math.e}
+
+
+def evaluate(expression: str) -> float | int:
+    """Arithmetic from a parse tree: numbers, + - * / // % **, a few functions. No eval."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ToolError(f"The expression is longer than {MAX_EXPRESSION_CHARS} characters.")
+    try:
+        tree = ast.parse(expression.replace("^", "**").replace("\u00d7", "*"), mode="eval")
+    except SyntaxError:
+        raise ToolError(f"'{expression}' is not an arithmetic expression.") from None
+    try:
+        value = _eval(tree.body)
+    except ZeroDivisionError:
+        raise ToolError("Division by zero.") from None
+    except (OverflowError, ValueError) as exc:
+        raise ToolError(f"The result can't be computed: {exc}.") from None
+    if isinstance(value, float) and abs(value) > MAX_MAGNITUDE:
+        raise ToolError("The result is too large.")
+    return value
+
+
+def _eval(node):
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _eval(node.left), _eval(node.right)
+        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
+            raise ToolError(f"Exponents above {MAX_EXPONENT} are not allowed.")
+        return _BINARY[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_eval(node.operand))
+    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+        return _CONSTANTS[node.id]
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _FUNCTIONS
+        and not node.keywords
+    ):
+        return _FUNCTIONS[node.func.id](*(_eval(arg) for arg in node.args))
+    raise ToolError("Only numbers, + - * / // % ** and sqrt, abs, round, min, max, log, exp.")
+
+
+@tool
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression exactly, e.g. "17 * 23" or "sqrt(2) / 3"."""
+    value = evaluate(expression)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return str(value)
+
+
+@tool
+def current_time(timezone: str = "UTC") -> str:
+    """The current date and time in an IANA time zone such as "Europe/Paris" or "UTC"."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ToolError(f"Unknown time zone '{timezone}'; use a name like Europe/Paris.") from None
+    now = datetime.now(zone)
+    return f"{now:%A %Y-%m-%d %H:%M} ({timezone}, UTC{now:%z})"
+
+
+@tool
+async def search_past_messages(query: str, config: RunnableConfig) -> str:
+    """Search what this person wrote in their earlier conversations, by keywords."""
+    from agents import selectors
+
+    user_id = config["configurable"]["user_id"]
+    hits = await selectors.search_user_messages(user_id, query, limit=SEARCH_RESULTS)
+    if not hits:
+        return "No earlier message matches."
+    return "\n".join(f"- {when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits)
+
+
+TOOLS = [calculator, current_time, search_past_messages]
+
+
+def describe_tool_error(error: Exception) -> str:
+    """What the model is told when a tool fails; internal errors are logged, not shown."""
+    from langgraph.prebuilt.tool_node import ToolInvocationError
+
+    if isinstance(error, ToolError | ToolInvocationError):
+        return f"Error: {error}"
+    logger.exception("tool failed", exc_info=error)
+    return "Error: the tool failed unexpectedly; answer without it."

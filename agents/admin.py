@@ -1,8 +1,59 @@
-"""Staff console for the agents app: every LLM attempt, read-only."""
+"""Staff console for the agents app: sessions with their messages, every LLM attempt.
+
+All read-only: what people said and what the models did is evidence, not editable data.
+"""
 
 from django.contrib import admin
+from django.db.models import Count
 
-from agents.models import LLMCall
+from agents.models import ChatSession, LLMCall, Message
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "role", "status", "content", "model", "tool_calls", "completion_tokens")
+    readonly_fields = fields
+    ordering = ("created_at",)
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "owner", "message_count", "created_at", "updated_at")
+    list_filter = ("created_at", "updated_at")
+    search_fields = ("id", "title", "owner__email")
+    list_select_related = ("owner",)
+    inlines = [MessageInline]
+    date_hierarchy = "updated_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(message_count=Count("messages"))
+
+    @admin.display(ordering="message_count")
+    def message_count(self, session):
+        return session.message_count
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "role", "status", "short_content", "model", "session")
+    list_filter = ("role", "status", "model", "created_at")
+    search_fields = ("content", "session__id", "request_id", "session__owner__email")
+    list_select_related = ("session",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="content")
+    def short_content(self, message):
+        return message.content[:80]
 
 
 class FallbackFilter(admin.SimpleListFilter):
@@ -21,7 +72,7 @@ class FallbackFilter(admin.SimpleListFilter):
 
 
 @admin.register(LLMCall)
-class LLMCallAdmin(admin.ModelAdmin):
+class LLMCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_display = (
         "created_at",
@@ -42,9 +93,3 @@ class LLMCallAdmin(admin.ModelAdmin):
     search_fields = ("request_id", "ring_request_id", "user__email", "session_id")
     list_select_related = ("user",)
     ordering = ("-created_at",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -16,7 +16,6 @@ import json
 import time
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
@@ -29,6 +28,7 @@ from agents import sse
 from agents.serializers import MessageCreateSerializer
 from agents.turns import ChatTurn
 from agentsite import context
+from agentsite.asyncdb import db_call
 from agentsite.errors import api_exception_handler
 from agentsite.middleware import REQUEST_ID_HEADER, incoming_request_id
 from agentsite.ratelimit import UserRateThrottle
@@ -90,7 +90,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         user = await self._authenticate(request)
         request.user = user
         throttle = UserRateThrottle()
-        if not await sync_to_async(throttle.allow_request)(request, None):
+        if not await sync_to_async(throttle.allow_request, thread_sensitive=False)(request, None):
             raise exceptions.Throttled(throttle.wait())
         content = _message_content(request, body)
         return await ChatTurn.begin(user, self.scope["url_route"]["kwargs"]["session_id"], content)
@@ -98,7 +98,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
     async def _authenticate(self, request):
         """A bearer token, or the browser's session cookie with its CSRF token."""
         if request.headers.get("Authorization"):
-            result = await database_sync_to_async(JWTAuthentication().authenticate)(request)
+            result = await db_call(JWTAuthentication().authenticate)(request)
             if result is None:
                 raise exceptions.NotAuthenticated()
             return result[0]

@@ -25,13 +25,6 @@ def session_of(user, session_id) -> ChatSession:
     return session
 
 
-async def asession_of(user_id, session_id) -> ChatSession:
-    session = await ChatSession.objects.filter(owner_id=user_id, pk=session_id).afirst()
-    if session is None:
-        raise Http404("No such session.")
-    return session
-
-
 def messages_of(session: ChatSession) -> QuerySet[Message]:
     return session.messages.order_by("created_at", "role")
 

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.utils import timezone
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.errors import GraphRecursionError
 
-from accounts import quotas
-from agents import checkpoints, metrics, selectors
+from agents import checkpoints, metrics, services
 from agents.graph.graph import RECURSION_LIMIT
-from agents.llm.ring import FALLBACK_EVENT, LLMRequestError, LLMUnavailableError
+from agents.llm.listener import listening
+from agents.llm.ring import LLMRequestError, LLMUnavailableError
 from agents.models import ChatSession, Message
 from agentsite import aioredis, context
+from agentsite.asyncdb import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,19 @@ class _Progress:
         return "".join(self.parts)
 
 
+class _QueueListener:
+    """Hands the ring's text and switches to the turn, as they happen."""
+
+    def __init__(self, queue: asyncio.Queue):
+        self.queue = queue
+
+    def on_text(self, text: str) -> None:
+        self.queue.put_nowait(("text", text))
+
+    def on_fallback(self, switch: dict) -> None:
+        self.queue.put_nowait(("fallback", switch))
+
+
 class ChatTurn:
     def __init__(self, user, session: ChatSession, user_message: Message, answer: Message):
         self.user = user
@@ -63,22 +76,11 @@ class ChatTurn:
 
     @classmethod
     async def begin(cls, user, session_id, content: str) -> "ChatTurn":
-        """Refuse early (404 not yours, 429 over quota); then save the user's message.
-
-        The answer row is created at once as `interrupted`: if the process dies mid-turn, the
-        message already has a final status and no row is ever left without one.
-        """
-        session = await selectors.asession_of(user.pk, session_id)
-        await sync_to_async(quotas.check_token_quota)(user)
+        """Refuse early (404 not theirs, 429 over quota) or save the user's message."""
         request_id = context.get("request_id") or ""
-        user_message = await Message.objects.acreate(
-            session=session, role="user", content=content, request_id=request_id
-        )
-        answer = await Message.objects.acreate(
-            session=session, role="assistant", status="interrupted", request_id=request_id
-        )
-        context.bind(session_id=session.pk)
-        return cls(user, session, user_message, answer)
+        asked, answer = await db_call(services.open_turn)(user, session_id, content, request_id)
+        context.bind(session_id=answer.session_id)
+        return cls(user, answer.session, asked, answer)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         yield TurnEvent(
@@ -109,25 +111,67 @@ class ChatTurn:
             metrics.turns_active.dec()
 
     async def _run_agent(self) -> AsyncIterator[TurnEvent]:
-        graph = await checkpoints.agent_graph()
-        config = self._graph_config()
-        run = graph.astream_events(
-            {"messages": [HumanMessage(self.user_message.content)]}, config, version="v2"
-        )
-        async for event in run:
-            kind = event["event"]
-            if kind == "on_chat_model_stream":
-                text = event["data"]["chunk"].content
-                if isinstance(text, str) and text:
+        """The graph runs in its own task; its text, switches and node results meet here in
+        one queue, in the order they happened."""
+        queue: asyncio.Queue = asyncio.Queue()
+        runner = asyncio.create_task(self._drive_graph(queue))
+        pending = None  # an item read while joining text, handled next
+        try:
+            while True:
+                kind, payload = pending or await queue.get()
+                pending = None
+                if kind == "text":
+                    # Text already waiting joins this event: a busy server sends fewer,
+                    # larger token events instead of a backlog of tiny ones.
+                    parts = [payload]
+                    while not queue.empty():
+                        pending = queue.get_nowait()
+                        if pending[0] != "text":
+                            break
+                        parts.append(pending[1])
+                        pending = None
+                    text = "".join(parts)
                     self.progress.parts.append(text)
                     yield TurnEvent("token", {"text": text})
-            elif kind == "on_chat_model_end":
-                for call in self._account(event["data"]["output"]):
-                    yield TurnEvent("tool_call", call)
-            elif kind == "on_tool_end":
-                yield await self._tool_result(event["data"]["output"])
-            elif kind == "on_custom_event" and event["name"] == FALLBACK_EVENT:
-                yield TurnEvent("fallback", event["data"])
+                elif kind == "fallback":
+                    yield TurnEvent("fallback", payload)
+                elif kind == "update":
+                    for event in await self._node_update(payload):
+                        yield event
+                elif kind == "error":
+                    raise payload
+                else:
+                    return
+        finally:
+            if not runner.done():
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+
+    async def _drive_graph(self, queue: asyncio.Queue) -> None:
+        graph = await checkpoints.agent_graph()
+        with listening(_QueueListener(queue)):
+            try:
+                async for update in graph.astream(
+                    {"messages": [HumanMessage(self.user_message.content)]},
+                    self._graph_config(),
+                    stream_mode="updates",
+                ):
+                    queue.put_nowait(("update", update))
+            except Exception as exc:
+                queue.put_nowait(("error", exc))
+                return
+        queue.put_nowait(("end", None))
+
+    async def _node_update(self, update: dict) -> list[TurnEvent]:
+        """After the model: its tool calls (and usage). After the tools: their results."""
+        events = []
+        for node, output in update.items():
+            for message in (output or {}).get("messages", []):
+                if node == "call_model":
+                    events += [TurnEvent("tool_call", call) for call in self._account(message)]
+                elif node == "tools":
+                    events.append(await self._tool_result(message))
+        return events
 
     def _graph_config(self) -> dict:
         return {
@@ -151,13 +195,8 @@ class ChatTurn:
 
     async def _tool_result(self, output) -> TurnEvent:
         content = output.content if isinstance(output.content, str) else str(output.content)
-        await Message.objects.acreate(
-            session=self.session,
-            role="tool",
-            content=content,
-            tool_call_id=output.tool_call_id,
-            model=output.name or "",
-            request_id=self.answer.request_id,
+        await db_call(services.save_tool_result)(
+            self.answer, tool_call_id=output.tool_call_id, name=output.name or "", content=content
         )
         return TurnEvent(
             "tool_result", {"id": output.tool_call_id, "name": output.name, "content": content}
@@ -174,23 +213,21 @@ class ChatTurn:
     async def _finish(self, status: str) -> None:
         """Save the answer with its final status, count usage, queue the follow-up work."""
         progress = self.progress
-        await Message.objects.filter(pk=self.answer.pk).aupdate(
-            status=status,
-            content=progress.text,
-            model=progress.model,
-            tool_calls=progress.tool_calls,
-            prompt_tokens=progress.prompt_tokens,
-            completion_tokens=progress.completion_tokens,
-            latency_ms=round((time.monotonic() - self.started) * 1000),
-        )
-        await ChatSession.objects.filter(pk=self.session.pk).aupdate(updated_at=timezone.now())
+        fields = {
+            "status": status,
+            "content": progress.text,
+            "model": progress.model,
+            "tool_calls": progress.tool_calls,
+            "prompt_tokens": progress.prompt_tokens,
+            "completion_tokens": progress.completion_tokens,
+            "latency_ms": round((time.monotonic() - self.started) * 1000),
+        }
+        await db_call(services.close_turn)(self.user, self.answer, fields=fields)
         metrics.turns.labels(status).inc()
-        tokens = progress.prompt_tokens + progress.completion_tokens
-        await sync_to_async(quotas.record_token_usage)(self.user, tokens)
         if status != Message.Status.COMPLETE and progress.text:
             await self._remember_partial_answer()
         if status == Message.Status.COMPLETE and not self.session.title:
-            await sync_to_async(_queue_title)(self.session.pk)
+            await sync_to_async(_queue_title, thread_sensitive=False)(self.session.pk)
 
     async def _remember_partial_answer(self) -> None:
         """Put a cut-off answer into the agent's state, so the next turn knows what was said."""

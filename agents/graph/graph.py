@@ -1,6 +1,7 @@
 """The agent: call the model (the ring, tools bound); run the tools it asks for; repeat."""
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from langchain_core.messages import SystemMessage
 from langchain_core.runnables import RunnableConfig
@@ -16,8 +17,14 @@ from agents.llm.ring import ModelRing
 RECURSION_LIMIT = 12
 
 
+@lru_cache(maxsize=1)
+def chat_model():
+    """The ring with the tools bound; their JSON schemas are built once, not per call."""
+    return ModelRing(purpose="chat").bind_tools(TOOLS)
+
+
 async def call_model(state: AgentState, config: RunnableConfig) -> dict:
-    model = ModelRing(purpose="chat").bind_tools(TOOLS)
+    model = chat_model()
     system = SystemMessage(prompts.system_prompt(datetime.now(UTC)))
     response = await model.ainvoke([system, *state["messages"]], config)
     return {"messages": [response]}

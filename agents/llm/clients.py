@@ -10,6 +10,7 @@ process, so they too reuse pools instead of opening one per call.
 import asyncio
 import threading
 import weakref
+from dataclasses import dataclass
 
 import httpx
 from langchain_openai import ChatOpenAI
@@ -22,22 +23,32 @@ POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def chat_client(endpoint: ModelEndpoint, policy: RingPolicy) -> ChatOpenAI:
-    """The ChatOpenAI for `endpoint` on the running loop."""
+@dataclass(frozen=True)
+class ModelClient:
+    """ChatOpenAI for building requests and reading answers, and the HTTP pool under it."""
+
+    chat: ChatOpenAI
+    http: httpx.AsyncClient
+    endpoint: ModelEndpoint
+
+
+def model_client(endpoint: ModelEndpoint, policy: RingPolicy) -> ModelClient:
+    """The client for `endpoint` on the running loop."""
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     key = (endpoint, policy.request_timeout)
     client = per_loop.get(key)
     if client is None:
-        client = ChatOpenAI(
+        http = httpx.AsyncClient(limits=POOL_LIMITS, timeout=policy.request_timeout)
+        chat = ChatOpenAI(
             model=endpoint.name,
             base_url=endpoint.base_url,
             api_key=endpoint.api_key or "not-needed",
             max_retries=0,
             timeout=policy.request_timeout,
             stream_usage=True,
-            http_async_client=httpx.AsyncClient(limits=POOL_LIMITS, timeout=policy.request_timeout),
+            http_async_client=http,
         )
-        per_loop[key] = client
+        client = per_loop[key] = ModelClient(chat, http, endpoint)
     return client
 
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
+import openai
 import redis
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -34,14 +35,13 @@ from langchain_core.callbacks import (
     adispatch_custom_event,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import agenerate_from_stream
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agents.llm import metrics
+from agents.llm import listener, metrics
 from agents.llm.breaker import BreakerState, CircuitBreaker
-from agents.llm.clients import background_loop, chat_client
+from agents.llm.clients import ModelClient, background_loop, model_client
 from agents.llm.config import ModelEndpoint, RingConfig, build_config
 from agents.llm.failures import (
     Failure,
@@ -140,9 +140,11 @@ class ModelRing(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        """Not streamed: each attempt is one plain HTTP response (far cheaper to parse)."""
+        """Streamed from the provider when someone listens (the chat), else one plain HTTP
+        response per attempt (far cheaper to parse). Either way, one message comes back."""
         run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
-        return await agenerate_from_stream(run.stream(messages, stop, kwargs, streaming=False))
+        streaming = run.listener is not None
+        return await _collect(run.stream(messages, stop, kwargs, streaming=streaming))
 
     def _generate(
         self,
@@ -169,6 +171,7 @@ class _RingRun:
         self.attempts = 0
         self.sent_parts: list[str] = []  # what the caller already has, for a continuation
         self.failed_models: set[str] = set()  # whose breaker heard of a failure from us
+        self.listener = listener.current.get()
         start = _index_of(config.models, first_model)
         self.order = config.models[start:] + config.models[:start]
 
@@ -259,7 +262,7 @@ class _RingRun:
         held = AIMessageChunk(content="")
         finish_reason = None
         pieces = 0
-        client = chat_client(endpoint, self.policy)
+        client = model_client(endpoint, self.policy)
         call = _streamed if streaming else _whole
         stream = call(client, messages, stop=stop, timeout=self._http_timeout(), **kwargs)
         try:
@@ -284,6 +287,8 @@ class _RingRun:
                 if message.content:
                     pieces += 1
                     self.sent_parts.append(message.content)
+                    if self.listener is not None:
+                        self.listener.on_text(message.content)
                     yield chunk
             usage = held.usage_metadata or {}
             attempt.prompt_tokens = usage.get("input_tokens", 0)
@@ -334,6 +339,8 @@ class _RingRun:
         metrics.fallbacks.labels(source.name, target.name, reason).inc()
         logger.warning("LLM fallback %s -> %s (%s)", source.name, target.name, reason)
         data = {"from_model": source.name, "to_model": target.name, "reason": reason}
+        if self.listener is not None:
+            self.listener.on_fallback(data)
         # A custom event: LangGraph's astream_events hands it to the chat as it happens.
         manager = self.run_manager
         if manager is not None:
@@ -374,13 +381,46 @@ class _RingRun:
         metrics.breaker_state.labels(endpoint.name).set(0)
 
 
-def _streamed(client, messages, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
-    return client._astream(messages, **kwargs)
+async def _streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
+    """A streamed call: ChatOpenAI builds the payload and reads each chunk, we do the HTTP.
+
+    The SDK's request pipeline (payload transforms) and per-chunk object model cost more CPU
+    than everything else in a chat turn; the wire format is plain JSON lines. Errors are still
+    the SDK's own exception classes, made from the response as the SDK would.
+    """
+    chat = client.chat
+    payload = chat._get_request_payload(
+        messages, stop=stop, stream=True, stream_options={"include_usage": True}, **kwargs
+    )
+    headers = {"Authorization": f"Bearer {client.endpoint.api_key or 'not-needed'}"}
+    url = f"{client.endpoint.base_url}/chat/completions"
+    request = client.http.build_request("POST", url, json=payload, headers=headers, timeout=timeout)
+    response = await client.http.send(request, stream=True)
+    try:
+        if response.status_code >= 400:
+            await response.aread()
+            raise chat.root_async_client._make_status_error_from_response(response)
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            chunk = json.loads(data)
+            if chunk.get("error"):
+                raise openai.APIError(
+                    str(chunk["error"].get("message", "error in stream")), request, body=chunk
+                )
+            generation = chat._convert_chunk_to_generation_chunk(chunk, AIMessageChunk, {})
+            if generation is not None:
+                yield generation
+    finally:
+        await response.aclose()
 
 
-async def _whole(client, messages, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
+async def _whole(client: ModelClient, messages, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
     """A plain (non-streamed) response as a single chunk, so both kinds share one pipeline."""
-    result = await client._agenerate(messages, **kwargs)
+    result = await client.chat._agenerate(messages, **kwargs)
     message = result.generations[0].message
     tool_call_chunks = [
         {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": index}
@@ -394,6 +434,26 @@ async def _whole(client, messages, **kwargs) -> AsyncIterator[ChatGenerationChun
             response_metadata=message.response_metadata,
         )
     )
+
+
+async def _collect(chunks: AsyncIterator[ChatGenerationChunk]) -> ChatResult:
+    """One message from a call's chunks: text joined once, tool calls and usage from the final
+    chunk (no per-token merging of message objects)."""
+    parts: list[str] = []
+    final = None
+    async for chunk in chunks:
+        if chunk.message.chunk_position == "last":
+            final = chunk.message
+        elif chunk.message.content:
+            parts.append(chunk.message.content)
+    message = AIMessage(
+        content="".join(parts),
+        tool_calls=final.tool_calls,
+        invalid_tool_calls=final.invalid_tool_calls,
+        usage_metadata=final.usage_metadata,
+        response_metadata=final.response_metadata,
+    )
+    return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 def _index_of(models: Sequence[ModelEndpoint], name: str | None) -> int:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.models import LLMCall
+from agents.models import LLMCall, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,18 @@ def test_users_admin_search_and_filter(staff_client, make_user):
     assert found.context["cl"].result_count == 1
     staff_only = staff_client.get("/admin/accounts/user/?is_staff__exact=1")
     assert staff_only.context["cl"].result_count == 1
+
+
+def test_sessions_show_their_messages_read_only(staff_client, make_user):
+    from agents import services
+
+    owner = make_user(email="owner@example.com")
+    session = services.create_session(owner=owner, title="Trip")
+    Message.objects.create(session=session, role="user", content="plan <b>Rome</b>")
+    page = staff_client.get(f"/admin/agents/chatsession/{session.pk}/change/")
+    assert page.status_code == 200
+    assert b"plan &lt;b&gt;Rome&lt;/b&gt;" in page.content  # escaped, never rendered
+    listing = staff_client.get("/admin/agents/chatsession/?q=owner@example.com")
+    assert listing.context["cl"].result_count == 1
+    messages = staff_client.get("/admin/agents/message/?role__exact=user")
+    assert messages.context["cl"].result_count == 1

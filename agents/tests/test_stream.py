@@ -44,7 +44,12 @@ def stream(server, user, session, content="hello there", **kwargs) -> list[tuple
 
 
 def names(events):
-    return [name for name, _ in events if name != "ping"]
+    """Event names, a run of token events counted as one (busy servers join queued text)."""
+    shape = []
+    for name, _ in events:
+        if name != "ping" and not (name == "token" and shape[-1:] == ["token"]):
+            shape.append(name)
+    return shape
 
 
 def wait_for(predicate, timeout=10.0):
@@ -60,7 +65,7 @@ class TestStream:
     def test_tokens_in_order_then_done(self, server, user):
         session = services.create_session(owner=user)
         events = stream(server, user, session, "hello there")
-        assert names(events) == ["start"] + ["token"] * 8 + ["done"]
+        assert names(events) == ["start", "token", "done"]
         start, done = events[0][1], events[-1][1]
         assert set(start) == {"session_id", "user_message_id", "assistant_message_id"}
         text = "".join(data["text"] for name, data in events if name == "token")
@@ -85,7 +90,7 @@ class TestStream:
     def test_tool_call_and_result(self, server, user):
         session = services.create_session(owner=user)
         events = stream(server, user, session, "what is 2+3*4")
-        assert names(events) == ["start", "tool_call", "tool_result"] + ["token"] * 4 + ["done"]
+        assert names(events) == ["start", "tool_call", "tool_result", "token", "done"]
         call, result = events[1][1], events[2][1]
         assert (call["name"], call["arguments"]) == ("calculator", {"expression": "2+3*4"})
         assert result == {"id": call["id"], "name": "calculator", "content": "14"}

@@ -1,0 +1,96 @@
+"""`make bench-chat`: 10, 50 and 200 concurrent chat streams against the real ASGI server."""
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+from django.core.management.base import BaseCommand
+from django.db import connections
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+from agents import services
+from agents.benchmarks import chat_streams
+from agents.llm.simulator import spawned_simulator
+
+SIZES = (10, 50, 200)
+
+
+class Command(BaseCommand):
+    help = "Measure what agentsite adds to time to first token and token gaps under load."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--seconds", type=float, default=15.0, help="per N")
+
+    def handle(self, *args, port, seconds, **options):
+        clients = self._clients(5 + sum(SIZES))
+        sim_args = ["--ttft-ms", str(int(chat_streams.SIM_TTFT_S * 1000))]
+        sim_args += ["--tokens-per-s", str(chat_streams.SIM_TOKENS_PER_S)]
+        sim_args += ["--reply-tokens", str(chat_streams.SIM_TOKENS)]
+        with spawned_simulator(*sim_args) as llm_url, self._server(port, llm_url) as server:
+            figures = chat_streams.run(port, server.pid, clients, SIZES, seconds)
+        self.stdout.write(
+            f"simulator: TTFT {chat_streams.SIM_TTFT_S * 1000:.0f} ms, "
+            f"{chat_streams.SIM_TOKENS_PER_S} tokens/s, {chat_streams.SIM_TOKENS} tokens"
+        )
+        for size, row in zip(SIZES, figures, strict=True):
+            row["clients"] = size
+            self.stdout.write(
+                f"  N={row['clients']:4d}: {row['streams']:4d} streams counted, "
+                f"complete {row['complete_pct']:.1f}%, "
+                f"added TTFT p50 {row['added_ttft_ms_p50']:.1f} ms "
+                f"p95 {row['added_ttft_ms_p95']:.1f} ms, "
+                f"added gap p95 {row['added_gap_ms_p95']:.1f} ms, "
+                f"server CPU {row['server_cpu_ms_per_stream']:.0f} ms/stream, "
+                f"peak RSS {row['server_peak_rss_mb']:.0f} MB"
+            )
+            for error in row["errors"]:
+                self.stdout.write(f"      error: {error}")
+
+    def _clients(self, count: int) -> list[tuple[str, str]]:
+        """A person and a fresh session per stream (so no stream waits for another's turn)."""
+        stamp = int(time.time())
+        clients = []
+        for n in range(count):
+            user = User.objects.create_user(f"bench-{stamp}-{n}@example.com", None)
+            session = services.create_session(owner=user, title="bench")
+            clients.append((str(session.pk), str(RefreshToken.for_user(user).access_token)))
+        return clients
+
+    def _server(self, port: int, llm_url: str):
+        db = connections["default"].settings_dict
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "LLM_BASE_URL": llm_url,
+            "LOG_LEVEL": "WARNING",
+            "DB_POOL_MAX": "40",
+        }
+        command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
+        command += ["--no-access-log", "--log-level", "warning", "--backlog", "1024"]
+        return _Server(command, env, port)
+
+
+class _Server:
+    def __init__(self, command, env, port):
+        self.command, self.env, self.port = command, env, port
+
+    def __enter__(self):
+        self.process = subprocess.Popen(self.command, env=self.env)  # noqa: S603 (our server)
+        self.pid = self.process.pid
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/ops/health/live", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=15)

@@ -46,9 +46,22 @@ class Profile:
     data_root: Path
 
 
+def _port(variable: str, default: int) -> int:
+    """A profile's port, movable so two checkouts (say, CI beside a dev tree) can both run."""
+    return int(os.environ.get(variable) or default)
+
+
 PROFILES = {
-    "dev": Profile(55432, 56379, PROJECT_ROOT / ".data"),
-    "test": Profile(55433, 56380, PROJECT_ROOT / ".data" / "test"),
+    "dev": Profile(
+        _port("EMBEDDED_DEV_POSTGRES_PORT", 55432),
+        _port("EMBEDDED_DEV_VALKEY_PORT", 56379),
+        PROJECT_ROOT / ".data",
+    ),
+    "test": Profile(
+        _port("EMBEDDED_TEST_POSTGRES_PORT", 55433),
+        _port("EMBEDDED_TEST_VALKEY_PORT", 56380),
+        PROJECT_ROOT / ".data" / "test",
+    ),
 }
 
 

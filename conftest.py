@@ -128,16 +128,16 @@ def asgi_server(tmp_path):
     from django.conf import settings
     from django.db import connections
 
+    from agentsite import pg
+
     servers = []
 
     def start(env: dict | None = None) -> LiveServer:
-        db = connections["default"].settings_dict  # the test database while tests run
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "agentsite.settings.test",
-            "DATABASE_URL": (
-                f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-            ),
+            # The test database while tests run.
+            "DATABASE_URL": pg.url(connections["default"].settings_dict),
             "REDIS_URL": settings.REDIS_URL,
             **(env or {}),
         }

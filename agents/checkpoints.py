@@ -9,26 +9,15 @@ import asyncio
 import weakref
 
 from django.db import connections
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from agents.graph.graph import build_graph
+from agentsite import pg
 
 POOL_MAX = 20
 
 _per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _conninfo() -> str:
-    db = connections["default"].settings_dict
-    return make_conninfo(
-        host=db["HOST"],
-        port=str(db["PORT"] or 5432),
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-    )
 
 
 class _LoopAgent:
@@ -36,7 +25,7 @@ class _LoopAgent:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         self.pool = AsyncConnectionPool(
-            _conninfo(),
+            pg.conninfo(connections["default"].settings_dict),
             min_size=1,
             max_size=POOL_MAX,
             open=False,

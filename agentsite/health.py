@@ -5,20 +5,16 @@ import psycopg
 import redis
 from django.conf import settings
 
+from agentsite import pg
+
 PROBE_TIMEOUT_SECONDS = 2
 
 
 def database_ok() -> bool:
     """A fresh connection (not a pool slot), so a full pool doesn't look like an outage."""
-    db = settings.DATABASES["default"]
     try:
         with psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"] or 5432,
-            dbname=db["NAME"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            connect_timeout=PROBE_TIMEOUT_SECONDS,
+            pg.conninfo(settings.DATABASES["default"]), connect_timeout=PROBE_TIMEOUT_SECONDS
         ) as conn:
             conn.execute("SELECT 1")
         return True

@@ -8,19 +8,14 @@ an autocommit connection of its own.
 import psycopg
 from django.db import migrations
 
+from agentsite import pg
+
 
 def create_checkpoint_tables(apps, schema_editor):
     from langgraph.checkpoint.postgres import PostgresSaver
 
     db = schema_editor.connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with psycopg.connect(pg.conninfo(db), autocommit=True) as conn:
         PostgresSaver(conn).setup()
 
 

@@ -14,6 +14,7 @@ from accounts.models import User
 from agents import services
 from agents.benchmarks import chat_streams
 from agents.llm.simulator import spawned_simulator
+from agentsite import pg
 
 SIZES = (10, 50, 200)
 
@@ -61,10 +62,9 @@ class Command(BaseCommand):
         return clients
 
     def _server(self, port: int, llm_url: str):
-        db = connections["default"].settings_dict
         env = {
             **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": pg.url(connections["default"].settings_dict),
             "LLM_BASE_URL": llm_url,
             "LOG_LEVEL": "WARNING",
             "DB_POOL_MAX": "40",

@@ -18,6 +18,7 @@ globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("dev
 # With no API key, the ring is the embedded local model served by `manage.py serve_local_llm`.
 LOCAL_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"
 LOCAL_LLM_PORT = env.int("LOCAL_LLM_PORT", default=8800)
-if not env("LLM_API_KEY", default=""):
+SERVE_LOCAL_LLM = not env("LLM_API_KEY", default="")
+if SERVE_LOCAL_LLM:
     LLM_BASE_URL = env("LLM_BASE_URL", default=f"http://127.0.0.1:{LOCAL_LLM_PORT}/v1")
     LLM_MODELS = env("LLM_MODELS", default=LOCAL_LLM_MODEL)

@@ -66,15 +66,21 @@ def stack():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def test_profiles_are_fixed():
+def test_profiles_have_their_own_folders():
     dev, test = Stack.for_profile("dev"), Stack.for_profile("test")
-    assert (dev.postgres.port, dev.valkey.port) == (55432, 56379)
-    assert (test.postgres.port, test.valkey.port) == (55433, 56380)
     root = Path(embedded.__file__).resolve().parent.parent / ".data"
     assert dev.postgres.data_dir == root / "postgres"
     assert test.valkey.data_dir == root / "test" / "valkey"
+    assert {dev.postgres.port, dev.valkey.port}.isdisjoint({test.postgres.port, test.valkey.port})
     with pytest.raises(ValueError, match="unknown profile"):
         Stack.for_profile("prod")
+
+
+def test_ports_default_and_can_move(monkeypatch):
+    monkeypatch.delenv("EMBEDDED_TEST_POSTGRES_PORT", raising=False)
+    assert embedded._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55433
+    monkeypatch.setenv("EMBEDDED_TEST_POSTGRES_PORT", "55999")
+    assert embedded._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55999
 
 
 def test_urls_without_starting(tmp_path):

@@ -1,8 +1,9 @@
 """`make dev`: the whole product on embedded defaults, one Ctrl-C stops all of it.
 
 Starts the embedded Postgres + Valkey (unless DATABASE_URL and REDIS_URL are set), migrates,
-ensures the demo user, then runs the ASGI server, a Celery worker and Celery beat as child
-processes. If any child dies the rest are stopped, so a half-running product never lingers.
+ensures the demo user, then runs the ASGI server, a Celery worker, Celery beat and, with no
+LLM_API_KEY, the local model server as child processes. If any child dies the rest are
+stopped, so a half-running product never lingers.
 """
 
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -46,43 +48,17 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def _start_children(self, host, port) -> dict[str, subprocess.Popen]:
-        python = sys.executable
+        module = [sys.executable, "-m"]
+        celery = [*module, "celery", "-A", "agentsite.celery:app"]
+        web = ["uvicorn", "agentsite.asgi:application", "--host", host, "--port", str(port)]
         commands = {
-            "web": [
-                python,
-                "-m",
-                "uvicorn",
-                "agentsite.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-            ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "agentsite.celery:app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-            ],
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "agentsite.celery:app",
-                "beat",
-                "--loglevel",
-                "INFO",
-            ],
+            "web": [*module, *web, "--lifespan", "off"],
+            "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
+            "beat": [*celery, "beat", "--loglevel", "INFO"],
         }
+        if getattr(settings, "SERVE_LOCAL_LLM", False):  # no API key: the embedded local model
+            port_option = ["--port", str(settings.LOCAL_LLM_PORT)]
+            commands["llm"] = [*module, "agents.llm.local_server", *port_option]
         # Each child gets its own process group: the terminal's Ctrl-C reaches only us, and we
         # stop the children in order.
         return {

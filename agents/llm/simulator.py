@@ -124,6 +124,7 @@ from agents.llm.openai_protocol import (
     ToolCall,
     Usage,
 )
+from agents.llm.serving import ThreadedServer, uvicorn_server
 
 logger = logging.getLogger(__name__)
 
@@ -1263,32 +1264,12 @@ def create_app(config: SimulatorConfig | None = None) -> Simulator:
 # ------------------------------------------------------------------------------- serving
 
 
-def _uvicorn_server(simulator: Simulator, **options: Any) -> Any:
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        async def shutdown(self, sockets: Any = None) -> None:
-            simulator.begin_shutdown()  # end hanging requests first, or shutdown would wait
-            await super().shutdown(sockets=sockets)
-
-    options.setdefault("access_log", False)
-    options.setdefault("timeout_graceful_shutdown", 5)
-    options.setdefault("lifespan", "on")
-    options.setdefault("backlog", 4096)
-    return _Server(uvicorn.Config(simulator, **options))
-
-
-class SimulatorHandle:
+class SimulatorHandle(ThreadedServer):
     """A simulator running in a background thread (see :func:`running_simulator`)."""
 
-    def __init__(self, simulator: Simulator, host: str, port: int) -> None:
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__(simulator, name="llm-simulator")
         self.simulator = simulator
-        self.host = host
-        self.port = port
-        self.root_url = f"http://{host}:{port}"
-        self.base_url = f"{self.root_url}/v1"
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
 
     def set_faults(self, model: str, spec: FaultSpec | Mapping[str, Any] | None) -> None:
         self.simulator.set_faults(model, spec)
@@ -1305,52 +1286,15 @@ class SimulatorHandle:
     def reset(self) -> None:
         self.simulator.reset()
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-            self._thread = None
-
 
 @contextlib.contextmanager
 def running_simulator(
     config: SimulatorConfig | None = None, **overrides: Any
 ) -> Iterator[SimulatorHandle]:
     """Run the simulator on 127.0.0.1 and a free port in a daemon thread for the ``with`` block.
-
-    ``overrides`` replace fields of ``config``. The port is bound before the thread starts (no
-    race); uvicorn installs no signal handlers outside the main thread and is left to not touch
-    the logging configuration.
-    """
-    config = replace(config or SimulatorConfig(), **overrides)
-    simulator = Simulator(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = _uvicorn_server(simulator, host="127.0.0.1", port=port, log_config=None)
-    handle = SimulatorHandle(simulator, "127.0.0.1", port)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the caller
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name=f"llm-simulator-{port}", daemon=True)
-    handle._server, handle._thread = server, thread
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if errors or not thread.is_alive():
-            sock.close()
-            raise RuntimeError(f"the LLM simulator did not start: {errors[:1]}")
-        if time.monotonic() > deadline:
-            handle.stop()
-            raise RuntimeError("the LLM simulator did not start within 15 s")
-        time.sleep(0.01)
+    ``overrides`` replace fields of ``config``."""
+    handle = SimulatorHandle(Simulator(replace(config or SimulatorConfig(), **overrides)))
+    handle.start()
     try:
         yield handle
     finally:
@@ -1360,7 +1304,7 @@ def running_simulator(
 def serve(config: SimulatorConfig, log_level: str = "info") -> None:
     """Serve in the foreground until SIGINT/SIGTERM."""
     simulator = Simulator(config)
-    server = _uvicorn_server(simulator, host=config.host, port=config.port, log_level=log_level)
+    server = uvicorn_server(simulator, host=config.host, port=config.port, log_level=log_level)
     server.run()
 
 

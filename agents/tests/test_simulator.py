@@ -32,33 +32,9 @@ from agents.llm.simulator import (
     running_simulator,
     split_pieces,
 )
+from agents.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 REPO = Path(__file__).resolve().parents[2]
-
-CALCULATOR = {
-    "type": "function",
-    "function": {
-        "name": "calculator",
-        "description": "Evaluate an arithmetic expression",
-        "parameters": {
-            "type": "object",
-            "properties": {"expression": {"type": "string"}},
-            "required": ["expression"],
-        },
-    },
-}
-CURRENT_TIME = {
-    "type": "function",
-    "function": {
-        "name": "current_time",
-        "description": "Current time in a timezone",
-        "parameters": {
-            "type": "object",
-            "properties": {"timezone": {"type": "string"}},
-            "required": ["timezone"],
-        },
-    },
-}
 
 
 @pytest.fixture(autouse=True)
@@ -150,8 +126,9 @@ def test_prompt_tokens_count_words_of_messages_tool_calls_and_tools():
         },
         {"role": "tool", "tool_call_id": "c1", "content": "5"},
     ]
-    # 2 + 3 + (1 + 2) + 1 words, plus "calculator" + 4 description words
-    assert count_prompt_tokens(messages, [CALCULATOR]) == 9 + 5
+    # 2 + 3 + (1 + 2) + 1 words, plus the tool's name and the words of its description
+    description_words = len(CALCULATOR["function"]["description"].split())
+    assert count_prompt_tokens(messages, [CALCULATOR]) == 9 + 1 + description_words
 
 
 def test_parse_fault_cli_syntax():

@@ -41,9 +41,9 @@ format: venv
 stack-start stack-stop stack-status: venv
 	$(PY) -m agentsite.embedded $(subst stack-,,$@) --profile dev
 
-## bench-llm: the model ring's overhead over a bare client (simulator), in ms and tokens/s
+## bench-llm: the ring's overhead over a bare client (simulator); local model server vs llama.cpp
 BENCH := DJANGO_SETTINGS_MODULE=agentsite.settings.test $(PY) manage.py
-bench-llm: venv
+bench-llm: venv $(LOCAL_MODEL_STAMP)
 	$(PY) -m agentsite.embedded start --profile test
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_llm

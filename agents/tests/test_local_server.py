@@ -740,3 +740,40 @@ def test_response_format_json_schema(llm_client):
     graded = json.loads(msg["content"])
     assert set(graded) == {"score", "reason"}
     assert isinstance(graded["score"], int | float)
+
+
+@pytest.mark.django_db(transaction=True)  # the ring records its LLM calls
+def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
+    """The whole stack on real weights: the LangGraph agent, through the model ring, calls the
+    calculator on the 0.5B model, gets 391 back and answers in words."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from agents.graph.graph import build_graph
+    from agents.llm import ring
+    from agents.llm.recorder import recorder
+    from agents.models import LLMCall
+
+    settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
+    ring.ring_config.cache_clear()
+    ring.breaker().reset("qwen-test")
+    agent = build_graph()  # no checkpointer: one turn
+    result = asyncio.run(
+        agent.ainvoke(
+            {"messages": [HumanMessage("Use the calculator: what is 17*23?")]},
+            {"configurable": {"user_id": "e2e"}, "recursion_limit": 12},
+        )
+    )
+    messages = result["messages"]
+    calls = [m for m in messages if isinstance(m, AIMessage) and m.tool_calls]
+    results = [m for m in messages if isinstance(m, ToolMessage)]
+    assert calls
+    assert calls[0].tool_calls[0]["name"] == "calculator"
+    assert "391" in [r.content for r in results]
+    final = messages[-1]
+    assert isinstance(final, AIMessage)
+    assert not final.tool_calls
+    assert final.content.strip()
+    recorder.flush()
+    assert LLMCall.objects.filter(model="qwen-test", status="ok").count() >= 2

@@ -21,6 +21,10 @@ from agentsite import embedded
 STOP_GRACE_SECONDS = 15
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the web server, worker and beat on the embedded stack (Ctrl-C stops all)."
 
@@ -29,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host, port, **options):
+        # Ctrl-C and `kill` both stop everything, even where SIGINT came in ignored (a shell
+        # script's background job) or SIGTERM would kill us before the children.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, _interrupt)
         started_stack = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
         if started_stack:
             urls = embedded.ensure_running("dev")

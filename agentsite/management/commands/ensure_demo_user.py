@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from accounts.models import User
 
@@ -15,7 +16,8 @@ class Command(BaseCommand):
     help = "Create the demo user for local development (staff, so /admin/ works too)."
 
     def handle(self, *args, **options):
-        password_file = Path(settings.BASE_DIR) / ".data" / "demo-password"
+        database = connection.settings_dict["NAME"]  # one demo password per database
+        password_file = Path(settings.BASE_DIR) / ".data" / f"demo-password-{database}"
         user = User.objects.filter(email=DEMO_EMAIL).first()
         if user is None or not password_file.exists():
             password_file.parent.mkdir(parents=True, exist_ok=True)

@@ -99,11 +99,11 @@ class ChatTurn:
             await self._finish(Message.Status.COMPLETE)
             yield TurnEvent("done", self._done_data())
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(Message.Status.INTERRUPTED))
+            await self._finish_despite_errors(Message.Status.INTERRUPTED)
             raise
         except Exception as exc:  # every failure ends the stream with one error event
             code, detail = _describe_failure(exc)
-            await asyncio.shield(self._finish(Message.Status.FAILED))
+            await self._finish_despite_errors(Message.Status.FAILED)
             yield TurnEvent(
                 "error", {"code": code, "detail": detail, "request_id": context.get("request_id")}
             )
@@ -228,6 +228,14 @@ class ChatTurn:
             await self._remember_partial_answer()
         if status == Message.Status.COMPLETE and not self.session.title:
             await sync_to_async(_queue_title, thread_sensitive=False)(self.session.pk)
+
+    async def _finish_despite_errors(self, status: str) -> None:
+        """Store a final status even while being cancelled; if the store itself is down, log
+        it: the answer row already says `interrupted`, and the stream still ends properly."""
+        try:
+            await asyncio.shield(self._finish(status))
+        except Exception:
+            logger.exception("could not store the final status %s of a turn", status)
 
     async def _remember_partial_answer(self) -> None:
         """Put a cut-off answer into the agent's state, so the next turn knows what was said."""

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from django.conf import settings
 from langchain_core.messages import SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -17,14 +18,14 @@ from agents.llm.ring import ModelRing
 RECURSION_LIMIT = 12
 
 
-@lru_cache(maxsize=1)
-def chat_model():
+@lru_cache(maxsize=4)
+def chat_model(max_tokens: int):
     """The ring with the tools bound; their JSON schemas are built once, not per call."""
-    return ModelRing(purpose="chat").bind_tools(TOOLS)
+    return ModelRing(purpose="chat").bind_tools(TOOLS, max_tokens=max_tokens)
 
 
 async def call_model(state: AgentState, config: RunnableConfig) -> dict:
-    model = chat_model()
+    model = chat_model(settings.LLM_MAX_TOKENS)
     system = SystemMessage(prompts.system_prompt(datetime.now(UTC)))
     response = await model.ainvoke([system, *state["messages"]], config)
     return {"messages": [response]}

@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -130,8 +131,9 @@ class ModelRing(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         # BaseChatModel reports each chunk to the callbacks (LangGraph's token stream) itself.
         run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
-        async for chunk in run.stream(messages, stop, kwargs, streaming=True):
-            yield chunk
+        async for item in run.stream(messages, stop, kwargs, streaming=True):
+            message = AIMessageChunk(content=item) if isinstance(item, str) else item
+            yield ChatGenerationChunk(message=message)
 
     async def _agenerate(
         self,
@@ -180,7 +182,7 @@ class _RingRun:
 
     async def stream(
         self, messages, stop, kwargs, *, streaming: bool
-    ) -> AsyncIterator[ChatGenerationChunk]:
+    ) -> AsyncIterator[str | AIMessageChunk]:
         previous: ModelEndpoint | None = None
         last: Failure | None = None
         for endpoint in self.order:
@@ -198,8 +200,8 @@ class _RingRun:
                 sent_before = len(self.sent_parts)
                 try:
                     attempt = self._attempt(endpoint, prompt, stop, kwargs, previous, streaming)
-                    async for chunk in attempt:
-                        yield chunk
+                    async for item in attempt:
+                        yield item
                 except LLMUnavailableError:
                     raise
                 except Exception as exc:
@@ -247,7 +249,8 @@ class _RingRun:
         return [*messages, AIMessage("".join(self.sent_parts)), HumanMessage(CONTINUE_PROMPT)]
 
     async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from, streaming):
-        """One HTTP call. Text goes out as it comes; tool calls once the call has completed."""
+        """One HTTP call. Yields text as it comes (str), then one final AIMessageChunk with the
+        tool calls, usage and metadata, once the call has completed."""
         self.attempts += 1
         attempt = Attempt(
             ring_request_id=self.id,
@@ -264,36 +267,31 @@ class _RingRun:
         pieces = 0
         client = model_client(endpoint, self.policy)
         call = _streamed if streaming else _whole
-        stream = call(client, messages, stop=stop, timeout=self._http_timeout(), **kwargs)
+        stream = call(client, messages, stop=stop, timeout=self._http_timeout(streaming), **kwargs)
         try:
-            # A silent model is caught by the read timeout; the budget is checked per chunk.
-            async for chunk in stream:
+            # A silent model is caught by the read timeout; the budget is checked per piece.
+            async for piece in stream:
                 if time.monotonic() > self.deadline:
                     raise LLMUnavailableError(_budget_detail(self.policy.budget), "budget")
-                message = chunk.message
                 if attempt.ttft_s is None:
                     attempt.ttft_s = time.monotonic() - started
-                finish_reason = (chunk.generation_info or {}).get("finish_reason") or finish_reason
-                if message.tool_call_chunks or message.usage_metadata or chunk.generation_info:
-                    # Tool calls and usage are held back for the final chunk; metadata would be
-                    # merged twice by the caller. Plain text chunks pass through untouched.
+                finish_reason = piece.finish_reason or finish_reason
+                if piece.tool_call_chunks or piece.usage:  # held back for the final chunk
                     held += AIMessageChunk(
                         content="",
-                        tool_call_chunks=message.tool_call_chunks,
-                        usage_metadata=message.usage_metadata,
+                        tool_call_chunks=piece.tool_call_chunks,
+                        usage_metadata=piece.usage,
                     )
-                    if message.content:
-                        chunk = ChatGenerationChunk(message=AIMessageChunk(content=message.content))
-                if message.content:
+                if piece.text:
                     pieces += 1
-                    self.sent_parts.append(message.content)
+                    self.sent_parts.append(piece.text)
                     if self.listener is not None:
-                        self.listener.on_text(message.content)
-                    yield chunk
+                        self.listener.on_text(piece.text)
+                    yield piece.text
             usage = held.usage_metadata or {}
             attempt.prompt_tokens = usage.get("input_tokens", 0)
             attempt.completion_tokens = usage.get("output_tokens", pieces)
-            yield ChatGenerationChunk(message=self._final_chunk(held, endpoint, finish_reason))
+            yield self._final_chunk(held, endpoint, finish_reason)
         except asyncio.CancelledError:
             attempt.status = "interrupted"
             attempt.completion_tokens = pieces
@@ -313,9 +311,13 @@ class _RingRun:
             attempt.cost_usd = price.cost(attempt.prompt_tokens, attempt.completion_tokens)
             recorder.record(attempt)
 
-    def _http_timeout(self) -> httpx.Timeout:
-        """The whole call may take what is left of the budget; a silence, much less."""
+    def _http_timeout(self, streaming: bool) -> httpx.Timeout | float:
+        """The whole call may take what is left of the budget; a silence in a stream, much
+        less. A plain response is silent until the whole answer is written: it gets the rest
+        of the budget as one number (the SDK that sends it has its own Timeout class)."""
         left = max(0.01, self.remaining())
+        if not streaming:
+            return left
         silence = min(self.policy.first_token_timeout, left)
         return httpx.Timeout(left, connect=min(CONNECT_TIMEOUT, left), read=silence)
 
@@ -381,12 +383,22 @@ class _RingRun:
         metrics.breaker_state.labels(endpoint.name).set(0)
 
 
-async def _streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
-    """A streamed call: ChatOpenAI builds the payload and reads each chunk, we do the HTTP.
+@dataclass(slots=True)
+class _Piece:
+    """What one provider chunk adds: text, and rarely tool-call fragments, usage, an end."""
 
-    The SDK's request pipeline (payload transforms) and per-chunk object model cost more CPU
-    than everything else in a chat turn; the wire format is plain JSON lines. Errors are still
-    the SDK's own exception classes, made from the response as the SDK would.
+    text: str = ""
+    tool_call_chunks: list = field(default_factory=list)
+    usage: dict | None = None
+    finish_reason: str | None = None
+
+
+async def _streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
+    """A streamed call: ChatOpenAI builds the payload, we do the HTTP and read the lines.
+
+    The SDK's request pipeline and per-chunk objects cost more CPU than everything else in a
+    chat turn, so the common chunk (text only) becomes a bare `_Piece`; anything else goes
+    through ChatOpenAI's own converter. Errors are the SDK's own exception classes.
     """
     chat = client.chat
     payload = chat._get_request_payload(
@@ -411,41 +423,55 @@ async def _streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
                 raise openai.APIError(
                     str(chunk["error"].get("message", "error in stream")), request, body=chunk
                 )
-            generation = chat._convert_chunk_to_generation_chunk(chunk, AIMessageChunk, {})
-            if generation is not None:
-                yield generation
+            yield _piece(chat, chunk)
     finally:
         await response.aclose()
 
 
-async def _whole(client: ModelClient, messages, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
-    """A plain (non-streamed) response as a single chunk, so both kinds share one pipeline."""
-    result = await client.chat._agenerate(messages, **kwargs)
-    message = result.generations[0].message
-    tool_call_chunks = [
-        {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": index}
-        for index, call in enumerate(message.tool_calls)
-    ]
-    yield ChatGenerationChunk(
-        message=AIMessageChunk(
-            content=message.content,
-            tool_call_chunks=tool_call_chunks,
-            usage_metadata=message.usage_metadata,
-            response_metadata=message.response_metadata,
+def _piece(chat, chunk: dict) -> _Piece:
+    choices = chunk.get("choices") or [{}]
+    delta = choices[0].get("delta") or {}
+    if not chunk.get("usage") and delta.keys() <= {"content", "role", "refusal"}:
+        return _Piece(
+            text=delta.get("content") or "", finish_reason=choices[0].get("finish_reason")
         )
+    generation = chat._convert_chunk_to_generation_chunk(chunk, AIMessageChunk, {})
+    if generation is None:
+        return _Piece()
+    message = generation.message
+    return _Piece(
+        text=message.content if isinstance(message.content, str) else "",
+        tool_call_chunks=message.tool_call_chunks,
+        usage=message.usage_metadata,
+        finish_reason=(generation.generation_info or {}).get("finish_reason"),
     )
 
 
-async def _collect(chunks: AsyncIterator[ChatGenerationChunk]) -> ChatResult:
-    """One message from a call's chunks: text joined once, tool calls and usage from the final
-    chunk (no per-token merging of message objects)."""
+async def _whole(client: ModelClient, messages, **kwargs) -> AsyncIterator[_Piece]:
+    """A plain (non-streamed) response as a single piece, so both kinds share one pipeline."""
+    result = await client.chat._agenerate(messages, **kwargs)
+    message = result.generations[0].message
+    yield _Piece(
+        text=message.content if isinstance(message.content, str) else "",
+        tool_call_chunks=[
+            {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": n}
+            for n, call in enumerate(message.tool_calls)
+        ],
+        usage=message.usage_metadata,
+        finish_reason=(result.generations[0].generation_info or {}).get("finish_reason")
+        or message.response_metadata.get("finish_reason"),
+    )
+
+
+async def _collect(items: AsyncIterator[str | AIMessageChunk]) -> ChatResult:
+    """One message from a call: text joined once, tool calls and usage from the final chunk."""
     parts: list[str] = []
     final = None
-    async for chunk in chunks:
-        if chunk.message.chunk_position == "last":
-            final = chunk.message
-        elif chunk.message.content:
-            parts.append(chunk.message.content)
+    async for item in items:
+        if isinstance(item, str):
+            parts.append(item)
+        else:
+            final = item
     message = AIMessage(
         content="".join(parts),
         tool_calls=final.tool_calls,

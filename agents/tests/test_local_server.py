@@ -533,8 +533,8 @@ def test_scripted_errors_are_openai_json():
 def local_llm():
     from agents.llm.local_model import TEST_SPEC, local_model_path
 
-    with running_local_server(
-        local_model_path(TEST_SPEC), model_name="qwen-test", n_ctx=2048
+    with running_local_server(  # temperature 0 unless a test asks: repeatable answers
+        local_model_path(TEST_SPEC), model_name="qwen-test", n_ctx=2048, default_temperature=0.0
     ) as handle:
         yield handle
 
@@ -756,6 +756,9 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
     from agents.models import LLMCall
 
     settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
+    # A real model on two cores: an answer after a tool result can take tens of seconds.
+    settings.LLM_POLICY = {**settings.LLM_POLICY, "budget": 180.0, "request_timeout": 180.0}
+    settings.LLM_MAX_TOKENS = 64
     ring.ring_config.cache_clear()
     ring.breaker().reset("qwen-test")
     agent = build_graph()  # no checkpointer: one turn

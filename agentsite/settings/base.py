@@ -191,6 +191,8 @@ LLM_BASE_URL = env("LLM_BASE_URL", default="https://api.openai.com/v1")
 LLM_API_KEY = env("LLM_API_KEY", default="")
 LLM_MODELS = env("LLM_MODELS", default="gpt-4o,gpt-4o-mini")
 LLM_JUDGE_MODEL = env("LLM_JUDGE_MODEL", default="")
+# Longest answer one chat model call may write (a cost guard, and a stop for a looping model).
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)
 LLM_POLICY = {
     "max_retries": env.int("LLM_MAX_RETRIES", default=2),
     "backoff_base": env.float("LLM_BACKOFF_BASE", default=0.5),

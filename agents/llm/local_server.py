@@ -123,7 +123,6 @@ from agents.llm.openai_protocol import (
     Usage,
 )
 from agents.llm.serving import ThreadedServer, uvicorn_server
-from agents.llm.simulator import _call_key, _wait_disconnect
 
 if TYPE_CHECKING:  # pragma: no cover
     import llama_cpp
@@ -225,7 +224,7 @@ class ParsedCall:
     @property
     def key(self) -> tuple[str, str]:
         """Name and canonical arguments JSON: equal for calls that mean the same."""
-        return _call_key(self.name, self.arguments)
+        return proto.tool_call_key(self.name, self.arguments)
 
     def to_tool_call(self) -> ToolCall:
         return ToolCall(new_call_id(), self.name, proto.dumps(self.arguments))
@@ -548,7 +547,9 @@ def tool_results(messages: list[JSON]) -> dict[tuple[str, str], ToolResult]:
                 if not isinstance(call, dict) or not isinstance(call.get("id"), str):
                     continue
                 fn = call.get("function") or {}
-                calls[call["id"]] = _call_key(str(fn.get("name") or ""), fn.get("arguments"))
+                calls[call["id"]] = proto.tool_call_key(
+                    str(fn.get("name") or ""), fn.get("arguments")
+                )
         elif msg.get("role") == "tool":
             key = calls.get(msg.get("tool_call_id"))  # type: ignore[arg-type]
             if key is not None:
@@ -1194,7 +1195,7 @@ class LocalServer:
         req = proto.parse_chat_request(body)
         params = gen_params(req, self.config.default_temperature)
         cancel = threading.Event()
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        watcher = asyncio.ensure_future(proto.wait_for_disconnect(receive))
         watcher.add_done_callback(lambda w: w.cancelled() or cancel.set())
         lock = self._model_lock()
         with self._stats_lock:

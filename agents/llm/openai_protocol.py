@@ -648,3 +648,20 @@ async def start_sse(send: Send, headers: Iterable[tuple[str, str]] = ()) -> None
 
 async def send_body(send: Send, data: bytes, more: bool = True) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": more})
+
+
+def tool_call_key(name: str, arguments: Any) -> tuple[str, str]:
+    """A tool call's identity (name, canonical JSON arguments): the same call asked twice
+    compares equal however its arguments were spaced or ordered."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            return name, arguments
+    return name, json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    """Return once the ASGI client has gone away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

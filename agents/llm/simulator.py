@@ -514,15 +514,6 @@ def synthesize_arguments(spec: JSON, user_text: str) -> dict[str, Any]:
     return args
 
 
-def _call_key(name: str, arguments: Any) -> tuple[str, str]:
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
-            return name, arguments
-    return name, json.dumps(arguments, sort_keys=True, separators=(",", ":"))
-
-
 # --------------------------------------------------------------------------------- rules
 
 
@@ -630,7 +621,9 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
                 continue
             fn = call.get("function") or {}
             if isinstance(call.get("id"), str):
-                calls_by_id[call["id"]] = _call_key(str(fn.get("name")), fn.get("arguments") or "")
+                calls_by_id[call["id"]] = proto.tool_call_key(
+                    str(fn.get("name")), fn.get("arguments") or ""
+                )
         if msg.get("role") == "tool":
             content = proto.message_text(msg.get("content"))
             key = calls_by_id.get(msg.get("tool_call_id", ""))
@@ -658,7 +651,9 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
         return Plan(None, tool_calls, arg_pieces, [], "tool_calls")
 
     def new_calls(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-        return [(n, a) for n, a in calls if n in allowed and _call_key(n, a) not in results]
+        return [
+            (n, a) for n, a in calls if n in allowed and proto.tool_call_key(n, a) not in results
+        ]
 
     text: str | None = None
     for rule in rules:
@@ -697,7 +692,7 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
             calls = new_calls([(name, synthesize_arguments(offered[name], user_text))])
         if calls:
             return tool_plan(calls)
-        known = [results[k] for k in (_call_key(n, a) for n, a in asked) if k in results]
+        known = [results[k] for k in (proto.tool_call_key(n, a) for n, a in asked) if k in results]
         if recent:
             text = _quote_results(recent)
         elif known:
@@ -753,11 +748,6 @@ def _install_log_filter() -> None:
     log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _AbortLogFilter) for f in log.filters):
         log.addFilter(_AbortLogFilter())
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 # ------------------------------------------------------------------------------- simulator
@@ -1064,7 +1054,7 @@ class Simulator:
         plan = plan_reply(req, rules, profile.reply_tokens)
         usage = Usage(prompt_tokens, plan.completion_tokens)
 
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        watcher = asyncio.ensure_future(proto.wait_for_disconnect(receive))
         try:
             if decision is not None and decision.outcome == "hang":
                 self._count_outcome(model, "hang")
@@ -1192,7 +1182,7 @@ class Simulator:
             self._count_outcome(req.model, "bad_request")
             raise proto.invalid_request("'dimensions' is too large (max 65536).", "dimensions")
         texts = [x if isinstance(x, str) else " ".join(f"t{t}" for t in x) for x in req.inputs]
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        watcher = asyncio.ensure_future(proto.wait_for_disconnect(receive))
         try:
             if decision is not None and decision.outcome == "hang":
                 self._count_outcome(req.model, "hang")

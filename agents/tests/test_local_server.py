@@ -31,6 +31,7 @@ from agents.llm.local_server import (
     template_messages,
     tool_results,
 )
+from agents.llm.openai_protocol import tool_call_key
 from agents.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 NAMES = {"calculator", "current_time"}
@@ -624,7 +625,7 @@ def test_after_the_result_the_model_answers_in_text(llm_client):
         known = tool_results(messages)
         for call in msg["tool_calls"]:
             fn = call["function"]
-            assert ls._call_key(fn["name"], fn["arguments"]) not in known, "a repeated call"
+            assert tool_call_key(fn["name"], fn["arguments"]) not in known, "a repeated call"
         messages.append(msg)
         messages.extend(
             {"role": "tool", "tool_call_id": c["id"], "content": "391"} for c in msg["tool_calls"]

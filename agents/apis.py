@@ -42,7 +42,7 @@ class SessionDetailApi(APIView):
 
     @extend_schema(request=SessionUpdateSerializer, responses={200: SessionSerializer})
     def patch(self, request, session_id):
-        session = selectors.session_of(request.user, session_id)
+        session = selectors.session_of(request.user, session_id, with_count=False)
         incoming = SessionUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         services.rename_session(session, **incoming.validated_data)
@@ -50,7 +50,7 @@ class SessionDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, session_id):
-        services.delete_session(selectors.session_of(request.user, session_id))
+        services.delete_session(selectors.session_of(request.user, session_id, with_count=False))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -60,7 +60,9 @@ class SessionMessagesApi(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        session = selectors.session_of(self.request.user, self.kwargs["session_id"])
+        session = selectors.session_of(
+            self.request.user, self.kwargs["session_id"], with_count=False
+        )
         return selectors.messages_of(session)
 
     @extend_schema(request=MessageCreateSerializer, responses={201: TurnResultSerializer})

@@ -38,7 +38,7 @@ def open_turn(user, session_id, content: str, request_id: str) -> tuple[Message,
     The answer starts as `interrupted`: should the process die mid-turn, it already has a final
     status, and no message is ever left without one.
     """
-    session = selectors.session_of(user, session_id)
+    session = selectors.session_of(user, session_id, with_count=False)
     quotas.check_token_quota(user)
     with transaction.atomic():
         asked = Message.objects.create(

@@ -67,41 +67,31 @@ class BreakerState(StrEnum):
 
 
 class CircuitBreaker:
-    """Breaker decisions for the models of one ring; sync and asyncio callers share state."""
+    """Breaker decisions for the models of one ring (the ring is async; sync callers reach it
+    through the side loop)."""
 
     def __init__(self, redis_url: str, *, threshold: int, cooldown: float):
         self.threshold = threshold
         self.cooldown = cooldown
-        self._sync = redis.Redis.from_url(redis_url, decode_responses=True)
+        self._admin = redis.Redis.from_url(redis_url, decode_responses=True)  # reset() only
         self._url = redis_url
 
     def _keys(self, model: str) -> list[str]:
         return [f"{KEY_PREFIX}{model}", f"{KEY_PREFIX}{model}:probe"]
 
-    def _args(self) -> dict[str, list]:
+    def _args(self, script: str) -> list:
+        """The arguments one script takes (the clock is read per call, on the hot path)."""
+        if script is _SUCCESS:
+            return []
         now = time.time()
+        if script is _ALLOW:
+            return [now, self.cooldown]
         ttl = int(self.cooldown * 10) + 60  # forget stale failure counts eventually
-        return {
-            _ALLOW: [now, self.cooldown],
-            _FAILURE: [now, self.cooldown, self.threshold, ttl],
-            _SUCCESS: [],
-        }
-
-    def _run(self, script: str, model: str) -> BreakerState:
-        return BreakerState(self._sync.eval(script, 2, *self._keys(model), *self._args()[script]))
+        return [now, self.cooldown, self.threshold, ttl]
 
     async def _arun(self, script: str, model: str) -> BreakerState:
         client = aioredis.client(self._url)
-        return BreakerState(await client.eval(script, 2, *self._keys(model), *self._args()[script]))
-
-    def allow(self, model: str) -> BreakerState:
-        return self._run(_ALLOW, model)
-
-    def record_failure(self, model: str) -> BreakerState:
-        return self._run(_FAILURE, model)
-
-    def record_success(self, model: str) -> BreakerState:
-        return self._run(_SUCCESS, model)
+        return BreakerState(await client.eval(script, 2, *self._keys(model), *self._args(script)))
 
     async def aallow(self, model: str) -> BreakerState:
         return await self._arun(_ALLOW, model)
@@ -113,4 +103,4 @@ class CircuitBreaker:
         return await self._arun(_SUCCESS, model)
 
     def reset(self, model: str) -> None:
-        self._sync.delete(*self._keys(model))
+        self._admin.delete(*self._keys(model))

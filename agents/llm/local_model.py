@@ -106,9 +106,6 @@ class ModelSpec:
     expect: GGUFMetadataExpectation
     requirements_file: str  # which requirements file installs the parts
 
-    def install_hint(self) -> str:
-        return f"pip install -r {self.requirements_file}"
-
 
 def _pins(prefix: str, count: int, version: str) -> tuple[PartPin, ...]:
     return tuple(PartPin(f"{prefix}{i}", version) for i in range(1, count + 1))

@@ -22,19 +22,14 @@ def _over_limit(request, throttle: type[RateLimitThrottle]) -> bool:
     return request.method == "POST" and not throttle().allow_request(request, None)
 
 
-def _refused(unbound_form):
-    """An empty form saying why nothing was checked (validating would cost the attempt)."""
-    unbound_form.add_error(None, TOO_MANY_ATTEMPTS)
-    return unbound_form
-
-
 @strict_csp
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
         return redirect("chat")
     if _over_limit(request, RegisterRateThrottle):
-        return render(request, "accounts/signup.html", {"form": _refused(SignUpForm())}, status=429)
+        context = {"form": SignUpForm(), "refusal": TOO_MANY_ATTEMPTS}
+        return render(request, "accounts/signup.html", context, status=429)
     form = SignUpForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
@@ -59,8 +54,8 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         if _over_limit(request, TokenRateThrottle):
-            form = _refused(self.get_form_class()(request))
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            context = self.get_context_data(form=self.get_form_class()(request))
+            return self.render_to_response({**context, "refusal": TOO_MANY_ATTEMPTS}, status=429)
         return super().post(request, *args, **kwargs)
 
 

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import views as account_views
 from agents import views as agent_views
 from agentsite import metrics
+from agentsite.dashboard import dashboard
 from agentsite.ops import api as ops_api
 from agentsite.pages import strict_csp
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("login", account_views.log_in, name="login"),
     path("logout", account_views.log_out, name="logout"),
     path("chat", agent_views.chat, name="chat"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("accounts.urls")),
     path("api/v1/", include("agents.urls")),

@@ -155,6 +155,9 @@ class ChatTurn:
                     {"messages": [HumanMessage(self.user_message.content)]},
                     self._graph_config(),
                     stream_mode="updates",
+                    # One checkpoint write when the turn ends, not one per step: the Message
+                    # rows already record the turn as it happens.
+                    durability="exit",
                 ):
                     queue.put_nowait(("update", update))
             except Exception as exc:

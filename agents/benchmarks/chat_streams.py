@@ -88,18 +88,25 @@ async def one_stream(port: int, session_id: str, token: str, content: str) -> St
     return result
 
 
+def _server_processes(pid: int) -> list[psutil.Process]:
+    """The server and its workers (uvicorn --workers runs each in a child process)."""
+    server = psutil.Process(pid)
+    return [server, *server.children(recursive=True)]
+
+
 class PeakMemory:
-    """Samples a process's resident memory every 50 ms in a thread."""
+    """Samples the server's resident memory (all its processes) every 50 ms in a thread."""
 
     def __init__(self, pid: int):
-        self.process = psutil.Process(pid)
+        self.processes = _server_processes(pid)
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            rss = sum(process.memory_info().rss for process in self.processes)
+            self.peak = max(self.peak, rss)
             time.sleep(0.05)
 
     def __enter__(self):
@@ -112,8 +119,7 @@ class PeakMemory:
 
 
 def _cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    return sum(sum(p.cpu_times()[:2]) for p in _server_processes(pid))
 
 
 def _percentile(values: list[float], pct: float) -> float:

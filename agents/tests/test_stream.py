@@ -11,7 +11,8 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from agents import services
+from agents import checkpoints, services
+from agents.llm.clients import background_loop
 from agents.llm.simulator import SimulatorConfig, echo_reply, running_simulator
 from agents.models import LLMCall, Message
 from agents.sse import decode
@@ -135,6 +136,15 @@ class TestStream:
         assert "ping" in [name for name, _ in events[:first_token]]
 
 
+def checkpointed_messages(session) -> list[tuple[str, str]]:
+    async def read():
+        graph = await checkpoints.agent_graph()
+        return await graph.aget_state({"configurable": {"thread_id": str(session.pk)}})
+
+    state = background_loop.run(read())
+    return [(message.type, message.content) for message in state.values.get("messages", [])]
+
+
 class TestDisconnect:
     def test_client_leaving_keeps_the_partial_answer_as_interrupted(self, asgi_server, user):
         slow = SimulatorConfig(ttft_ms=0, tokens_per_s=20, reply_tokens=200)
@@ -162,6 +172,16 @@ class TestDisconnect:
         assert full.startswith(answer.content)
         assert len(answer.content) < len(full)
         assert wait_for(lambda: LLMCall.objects.filter(status="interrupted").exists())
+        # The agent's state holds the question and the cut-off answer, for the next turn.
+        assert wait_for(
+            lambda: (
+                checkpointed_messages(session)
+                == [
+                    ("human", "tell me a long story"),
+                    ("ai", answer.content),
+                ]
+            )
+        )
 
 
 class TestRefusals:

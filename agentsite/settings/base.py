@@ -102,7 +102,11 @@ def redis_settings(url: str) -> dict:
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": url,
                 "KEY_PREFIX": "agentsite",
-                "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+                "OPTIONS": {
+                    "socket_connect_timeout": 2,
+                    "socket_timeout": 2,
+                    "pool_class": "agentsite.cache.SharedConnectionPool",
+                },
             }
         },
         "CHANNEL_LAYERS": {

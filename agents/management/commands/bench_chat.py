@@ -25,19 +25,32 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--seconds", type=float, default=15.0, help="per N")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="uvicorn workers (production runs 2)"
+        )
+        parser.add_argument(
+            "--sizes",
+            type=lambda text: [int(n) for n in text.split(",")],
+            default=SIZES,
+            help="numbers of concurrent clients, comma separated (default 10,50,200)",
+        )
 
-    def handle(self, *args, port, seconds, **options):
-        clients = self._clients(5 + sum(SIZES))
+    def handle(self, *args, port, seconds, sizes, workers, **options):
+        clients = self._clients(5 + sum(sizes))
         sim_args = ["--ttft-ms", str(int(chat_streams.SIM_TTFT_S * 1000))]
         sim_args += ["--tokens-per-s", str(chat_streams.SIM_TOKENS_PER_S)]
         sim_args += ["--reply-tokens", str(chat_streams.SIM_TOKENS)]
-        with spawned_simulator(*sim_args) as llm_url, self._server(port, llm_url) as server:
-            figures = chat_streams.run(port, server.pid, clients, SIZES, seconds)
+        with (
+            spawned_simulator(*sim_args) as llm_url,
+            self._server(port, llm_url, workers) as server,
+        ):
+            figures = chat_streams.run(port, server.pid, clients, sizes, seconds)
         self.stdout.write(
             f"simulator: TTFT {chat_streams.SIM_TTFT_S * 1000:.0f} ms, "
-            f"{chat_streams.SIM_TOKENS_PER_S} tokens/s, {chat_streams.SIM_TOKENS} tokens"
+            f"{chat_streams.SIM_TOKENS_PER_S} tokens/s, {chat_streams.SIM_TOKENS} tokens; "
+            f"server: uvicorn, {workers} worker(s)"
         )
-        for size, row in zip(SIZES, figures, strict=True):
+        for size, row in zip(sizes, figures, strict=True):
             row["clients"] = size
             self.stdout.write(
                 f"  N={row['clients']:4d}: {row['streams']:4d} streams counted, "
@@ -61,7 +74,7 @@ class Command(BaseCommand):
             clients.append((str(session.pk), str(RefreshToken.for_user(user).access_token)))
         return clients
 
-    def _server(self, port: int, llm_url: str):
+    def _server(self, port: int, llm_url: str, workers: int):
         env = {
             **os.environ,
             "DATABASE_URL": pg.url(connections["default"].settings_dict),
@@ -72,6 +85,7 @@ class Command(BaseCommand):
         command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
         command += ["--no-access-log", "--log-level", "warning", "--backlog", "1024"]
+        command += ["--workers", str(workers)]
         return _Server(command, env, port)
 
 

@@ -12,7 +12,7 @@ const INLINE = new RegExp(
     /(`+)([^`][\s\S]*?)\1/.source, // 1, 2: code
     /\*\*(?=\S)([\s\S]*?\S)\*\*/.source, // 3: bold
     /(?<!\w)__(?=\S)([\s\S]*?\S)__(?!\w)/.source, // 4: bold
-    /\*(?=[^\s*])([^*]*?[^\s*])\*/.source, // 5: italic
+    /(?<![\w*])\*(?=[^\s*])([^*]*?[^\s*])\*(?![\w*])/.source, // 5: italic
     /(?<!\w)_(?=[^\s_])([^_]*?[^\s_])_(?!\w)/.source, // 6: italic
     /\[([^\]\n]+)\]\(([^()\s]+)\)/.source, // 7, 8: link
     /(https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"])/.source, // 9: bare address

@@ -223,3 +223,34 @@ def test_phone_width_and_dark_mode(new_page, make_user):
     assert sidebar.is_visible()
     page.locator(".session-link").first.click()
     assert not sidebar.is_visible()
+
+
+RENDER = """async (text) => {
+    const { renderMarkdown } = await import('/static/js/markdown.js');
+    const box = document.createElement('div');
+    box.append(renderMarkdown(text));
+    return box.innerHTML;
+}"""
+SAFE_RENDERINGS = [
+    ("a **b** *c* `d`", "<p>a <strong>b</strong> <em>c</em> <code>d</code></p>"),
+    ("snake_case_name and 2*3*4", "<p>snake_case_name and 2*3*4</p>"),
+    ("line one\nline two\n\nnext", "<p>line one<br>line two</p><p>next</p>"),
+    ("3. three\n4. four", '<ol start="3"><li>three</li><li>four</li></ol>'),
+    ("```js\nlet a = '<b>';", "<pre><code data-language=\"js\">let a = '&lt;b&gt;';</code></pre>"),
+    ("## Title", "<h4>Title</h4>"),
+    ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ("[x](data:text/html,hi)", "<p>[x](data:text/html,hi)</p>"),
+    (
+        "see https://example.com/a_b.",
+        '<p>see <a href="https://example.com/a_b" rel="noopener noreferrer nofollow"'
+        ' target="_blank">https://example.com/a_b</a>.</p>',
+    ),
+    ('<a onclick="y()">z</a>', '<p>&lt;a onclick="y()"&gt;z&lt;/a&gt;</p>'),
+    ("<img src=x onerror=y()>", "<p>&lt;img src=x onerror=y()&gt;</p>"),
+]
+
+
+def test_markdown_renderer_only_builds_safe_nodes(page):
+    page.goto("/")
+    rendered = [(markdown, page.evaluate(RENDER, markdown)) for markdown, _ in SAFE_RENDERINGS]
+    assert rendered == SAFE_RENDERINGS

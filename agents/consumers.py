@@ -15,7 +15,6 @@ import io
 import json
 import time
 
-from asgiref.sync import sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
@@ -87,18 +86,24 @@ class ChatStreamConsumer(AsyncHttpConsumer):
     async def _begin_turn(self, request, body: bytes) -> ChatTurn:
         if request.method != "POST":
             raise exceptions.MethodNotAllowed(request.method)
-        user = await self._authenticate(request)
+        return ChatTurn.opened(*await db_call(self._admit)(request, body))
+
+    def _admit(self, request, body: bytes) -> tuple:
+        """Everything that may refuse the turn, then its messages saved: one worker thread
+        and one pooled connection for all of it (each hop costs a stream CPU time)."""
+        user = self._authenticate(request)
         request.user = user
         throttle = UserRateThrottle()
-        if not await sync_to_async(throttle.allow_request, thread_sensitive=False)(request, None):
+        if not throttle.allow_request(request, None):
             raise exceptions.Throttled(throttle.wait())
         content = _message_content(request, body)
-        return await ChatTurn.begin(user, self.scope["url_route"]["kwargs"]["session_id"], content)
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        return user, *ChatTurn.open(user, session_id, content)
 
-    async def _authenticate(self, request):
+    def _authenticate(self, request):
         """A bearer token, or the browser's session cookie with its CSRF token."""
         if request.headers.get("Authorization"):
-            result = await db_call(JWTAuthentication().authenticate)(request)
+            result = JWTAuthentication().authenticate(request)
             if result is None:
                 raise exceptions.NotAuthenticated()
             return result[0]

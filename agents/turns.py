@@ -77,9 +77,18 @@ class ChatTurn:
     @classmethod
     async def begin(cls, user, session_id, content: str) -> "ChatTurn":
         """Refuse early (404 not theirs, 429 over quota) or save the user's message."""
+        return cls.opened(user, *await db_call(cls.open)(user, session_id, content))
+
+    @staticmethod
+    def open(user, session_id, content: str) -> tuple[Message, Message]:
+        """The blocking part of `begin`, for callers already in a worker thread."""
         request_id = context.get("request_id") or ""
-        asked, answer = await db_call(services.open_turn)(user, session_id, content, request_id)
+        asked, answer = services.open_turn(user, session_id, content, request_id)
         context.bind(session_id=answer.session_id)
+        return asked, answer
+
+    @classmethod
+    def opened(cls, user, asked: Message, answer: Message) -> "ChatTurn":
         return cls(user, answer.session, asked, answer)
 
     async def events(self) -> AsyncIterator[TurnEvent]:

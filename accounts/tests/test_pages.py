@@ -74,6 +74,16 @@ def test_login_attempts_are_limited_per_ip(client, make_user, settings):
     assert "_auth_user_id" not in client.session
 
 
+def test_sign_ups_are_limited_per_ip(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "register": "1/h"}
+    sign_up(client, email="one@example.com")
+    client.logout()
+    response = sign_up(client, email="two@example.com")
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+    assert list(User.objects.values_list("email", flat=True)) == ["one@example.com"]
+
+
 def test_pages_carry_a_strict_content_security_policy(client):
     for path in ("/", "/signup", "/login"):
         policy = client.get(path)["Content-Security-Policy"]

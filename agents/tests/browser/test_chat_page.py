@@ -123,7 +123,7 @@ def test_stop_keeps_the_partial_answer_as_interrupted(page, make_user, llm_sim):
 
 
 def test_failures_are_explained_and_can_be_retried(page, make_user, llm_sim):
-    make_user(email="ada@example.com")
+    user = make_user(email="ada@example.com")
     log_in(page, "ada@example.com")
     llm_sim.set_faults("*", {"kind": "status_500"})
     send(page, "hello there")
@@ -143,6 +143,19 @@ def test_failures_are_explained_and_can_be_retried(page, make_user, llm_sim):
     note = last_answer(page).locator(".fallback-note").inner_text()
     assert note == "Switched from sim-primary to sim-fallback (server error)."
     assert last_answer(page).locator(".message-meta").inner_text() == "Answered by sim-fallback"
+
+    user.daily_token_quota = 1  # refused before the stream starts: a problem+json 429
+    user.save()
+    send(page, "one more")
+    alert = last_answer(page).get_by_role("alert")
+    assert "used today's allowance" in alert.inner_text()
+    user.daily_token_quota = None
+    user.save()
+    alert.get_by_role("button", name="Retry").click()  # the refused message is sent anew
+    wait_until_answered(page)
+    assert page.locator(".message.user").last.inner_text().endswith("one more")
+    assert page.get_by_text("one more", exact=True).count() == 1
+    assert last_answer(page).locator(".content").inner_text() == echo_reply("one more", 40)
 
 
 def test_hostile_text_is_shown_never_run(page, make_user):

@@ -262,7 +262,7 @@ async function sendMessage(content) {
   } catch (error) {
     if (error.name === "AbortError") {
       answer.interrupt();
-      say("Stopped.");
+      say("");
     } else {
       answer.fail(error.message ?? STREAM_CUT, retry);
       say("");
@@ -307,7 +307,13 @@ page.input.addEventListener("keydown", (event) => {
 
 page.stop.addEventListener("click", stopStreaming);
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && state.streaming) stopStreaming();
+  if (event.key !== "Escape") return;
+  if (page.sidebar.classList.contains("open")) {
+    closeSidebarOnPhones();
+    page.sidebarToggle.focus();
+  } else if (state.streaming) {
+    stopStreaming();
+  }
 });
 page.newSession.addEventListener("click", startNewChat);
 

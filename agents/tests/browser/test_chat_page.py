@@ -110,7 +110,8 @@ def test_stop_keeps_the_partial_answer_as_interrupted(page, make_user, llm_sim):
     assert page.get_by_role("button", name="Send").is_visible()
     shown = answer.locator(".content").inner_text()
     stored = Message.objects.filter(role="assistant")
-    assert wait_for(lambda: stored.get().status == "interrupted")
+    assert wait_for(lambda: stored.get().latency_ms is not None)  # the turn's final save
+    assert stored.get().status == "interrupted"
     assert wait_for(lambda: llm_sim.stats()["active"] == 0)  # generation stopped too
     saved = stored.get().content
     assert saved.startswith(shown.rstrip("…▍ "))
@@ -234,6 +235,10 @@ def test_phone_width_and_dark_mode(new_page, make_user):
     toggle.click()
     assert toggle.get_attribute("aria-expanded") == "true"
     assert sidebar.is_visible()
+    page.keyboard.press("Escape")
+    assert not sidebar.is_visible()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
     page.locator(".session-link").first.click()
     assert not sidebar.is_visible()
 

@@ -28,7 +28,7 @@ const page = {
 };
 
 const conversation = new Conversation(page.messages);
-const state = { sessions: [], current: null, streaming: null };
+const state = { sessions: [], current: null, streaming: null, renaming: false };
 
 function say(text) {
   page.status.textContent = text;
@@ -81,7 +81,16 @@ function sessionItem(session) {
 }
 
 function renderSessions() {
+  if (state.renaming) return; // never pull the field from under the person typing a name
   page.sessionList.replaceChildren(...state.sessions.map(sessionItem));
+}
+
+function replaceSession(updated) {
+  state.sessions = state.sessions.map((session) => (session.id === updated.id ? updated : session));
+  if (state.current?.id === updated.id) {
+    state.current = updated;
+    showTitle(updated);
+  }
 }
 
 async function loadSessions() {
@@ -102,15 +111,14 @@ function startRename(item, session) {
     finished = true;
     if (save && input.value.trim() !== session.title) {
       try {
-        Object.assign(session, await request("PATCH", `/api/v1/sessions/${session.id}`, {
-          title: input.value.trim(),
-        }));
-        if (state.current?.id === session.id) showTitle(session);
+        const title = input.value.trim();
+        replaceSession(await request("PATCH", `/api/v1/sessions/${session.id}`, { title }));
         say("Chat renamed.");
       } catch (error) {
         say(error.message);
       }
     }
+    state.renaming = false;
     renderSessions();
     page.sessionList.querySelector(`[data-session-id="${session.id}"] .session-link`)?.focus();
   };
@@ -119,6 +127,7 @@ function startRename(item, session) {
     if (event.key === "Escape") finish(false);
   });
   input.addEventListener("blur", () => finish(true));
+  state.renaming = true;
   item.replaceChildren(input);
   input.focus();
   input.select();

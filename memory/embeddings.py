@@ -13,7 +13,9 @@ from typing import Protocol
 import httpx
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
+LOCAL_MODEL = "all-MiniLM-L6-v2"  # the one model served in-process
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on at most 256 word pieces
 BATCH_SIZE = 32
 
@@ -130,6 +132,11 @@ def embedder() -> Embedder:
                     settings.EMBEDDINGS_DIMS,
                     settings.EMBEDDINGS_API_KEY,
                 )
-            else:
+            elif settings.EMBEDDINGS_MODEL == LOCAL_MODEL:
                 _embedders[key] = OnnxMiniLM()
+            else:
+                raise ImproperlyConfigured(
+                    f"EMBEDDINGS_MODEL={settings.EMBEDDINGS_MODEL} needs EMBEDDINGS_BASE_URL; "
+                    f"only {LOCAL_MODEL} runs in-process"
+                )
         return _embedders[key]

@@ -1,21 +1,15 @@
 """Mem0 wired to the product: its pgvector store in our own Postgres (our pool), our embedder,
-its extraction LLM through the model ring, telemetry off, no history file. One per process.
+its extraction LLM through the model ring, no history file. One per process. (Telemetry is
+switched off in memory/__init__.py, before anything can import mem0.)
 
 Mem0's `langchain` providers exist to take model instances, but they import the `langchain`
 meta-package for two isinstance checks; we register our own two small adapters under that
 provider name instead of adding that dependency.
 """
 
-import os
 import threading
-from pathlib import Path
 
 from django.conf import settings
-
-# Before mem0 is imported: it phones home unless told not to, and it makes a folder at import.
-os.environ["MEM0_TELEMETRY"] = "False"
-os.environ.setdefault("MEM0_DIR", str(Path(settings.BASE_DIR) / ".data" / "mem0"))
-
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from mem0 import Memory as Mem0Memory
 from mem0.embeddings.base import EmbeddingBase

@@ -22,7 +22,8 @@ def extraction(said: str, *facts: str) -> dict:
     """A simulator rule: Mem0's extraction prompt for a message containing `said` answers
     with `facts`."""
     memory = [{"id": str(number), "text": fact} for number, fact in enumerate(facts)]
-    return {"match": r"## New Messages.*" + re.escape(said), "reply": json.dumps({"memory": memory})}
+    reply = json.dumps({"memory": memory})
+    return {"match": r"## New Messages.*" + re.escape(said), "reply": reply}
 
 
 def decision(new_fact: str, *events: dict) -> dict:

@@ -61,9 +61,7 @@ class TestWritePath:
         assert after.updated_at > before.updated_at
         assert after.payload["source_message_id"] == str(moved.pk)
 
-    def test_the_task_retried_after_an_llm_outage_stores_the_memory_once(
-        self, llm, user, settings
-    ):
+    def test_the_task_retried_after_an_llm_outage_stores_the_memory_once(self, llm, user, settings):
         # Eager retries come at once: keep the breakers shut so the second run reaches a model.
         settings.LLM_POLICY = {**settings.LLM_POLICY, "breaker_threshold": 100}
         llm.set_rules([extraction("I live in Paris", "User lives in Paris")])

@@ -50,6 +50,11 @@ class OnnxMiniLM:
         _check_sha256(model_path, _pinned_sha256())
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # One thread that sleeps when idle: a query is a few milliseconds either way, and the
+        # web process's event loop keeps the other core instead of an ONNX thread spinning.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )

@@ -28,14 +28,18 @@ class MemoryListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        operation_id="memories_forget_all",
+        description="Forget every memory of this person.",
+        responses={204: None},
+    )
     def delete(self, request):
         services.forget_all(request.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MemoryDetailApi(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(description="Forget one memory of this person.", responses={204: None})
     def delete(self, request, memory_id):
         services.delete_memory(request.user.pk, memory_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,14 +2,19 @@
 said in session 1 is in the system prompt of session 2 and changes the answer; the agent's
 recall_memory tool; and neither ever shows another person's memories."""
 
+import ast
+import json
+
 import httpx
 import pytest
+import redis
+from django.conf import settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import services as chat
 from agents.sse import decode
-from memory import services
-from memory.tests.conftest import extraction, say
+from memory import tasks
+from memory.tests.conftest import extraction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,11 +47,26 @@ def answer(server, user, content: str) -> tuple[str, list]:
     return "".join(data["text"] for name, data in events if name == "token"), events
 
 
+def queued_memory_tasks() -> list[str]:
+    """The message ids of the memory tasks waiting in the Celery queue (Valkey)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    queued = [json.loads(raw)["headers"] for raw in client.lrange("celery", 0, -1)]
+    return [
+        ast.literal_eval(headers["argsrepr"])[0]
+        for headers in queued
+        if headers["task"] == "memory.tasks.remember_message"
+    ]
+
+
 @pytest.fixture
-def ada_lives_in_paris(llm, make_user):
+def ada_lives_in_paris(server, llm, make_user):
+    """Session 1: Ada says where she lives; the turn queues the memory task, which runs."""
     ada = make_user("ada@example.com")
     llm.set_rules([extraction("I live in Paris", "User lives in Paris"), KNOWS_PARIS, RECALL])
-    services.remember_message(say(ada, "Hi, I live in Paris.").pk)
+    _, events = answer(server, ada, "Hi, I live in Paris.")
+    (message_id,) = queued_memory_tasks()
+    assert message_id == events[0][1]["user_message_id"]
+    assert tasks.remember_message(message_id) == ["User lives in Paris"]
     return ada
 
 

@@ -5,6 +5,7 @@ then Postgres makes the rows (each a fact's vector plus a little noise, renormal
 over 1,000 people). Searches then go through the memory service exactly as a chat turn's do.
 """
 
+import asyncio
 import random
 import statistics
 import time
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 from django.db import connection
 
+from agents import checkpoints
+from agents.llm.clients import background_loop
 from memory import engine, selectors
 from memory.embeddings import embedder
 
@@ -181,3 +184,38 @@ def time_adds(count: int) -> float:
             metadata={BENCH_MARK: True},
         )
     return count / (time.perf_counter() - started)
+
+
+async def _turn_start(user: str, query: str, with_memories: bool) -> float:
+    """What a turn does before its first model call, as `ChatTurn._drive_graph` does it: the
+    memory search started first, then the graph and the checkpoint loaded, then the search
+    awaited."""
+    started = time.perf_counter()
+    memories = (
+        asyncio.create_task(selectors.facts_for_turn(user, query, limit=5))
+        if with_memories
+        else None
+    )
+    graph = await checkpoints.agent_graph()
+    await graph.aget_state({"configurable": {"thread_id": str(uuid.uuid4())}})
+    if memories is not None:
+        await memories
+    return time.perf_counter() - started
+
+
+def time_turn_start(users: list[str], rounds: int, seed: int = 11) -> dict:
+    """The read path's added time to first token: a turn's start with and without the
+    memory search (interleaved, so both see the same load)."""
+    rng = random.Random(seed)  # noqa: S311 - test data
+    asks = [(rng.choice(users), rng.choice(QUERIES)) for _ in range(rounds)]
+    background_loop.run(_turn_start(*asks[0], True))  # warm
+    without, with_memories = [], []
+    for user, query in asks:
+        without.append(background_loop.run(_turn_start(user, query, False)))
+        with_memories.append(background_loop.run(_turn_start(user, query, True)))
+    plain, searched = percentiles(without), percentiles(with_memories)
+    return {
+        "without": plain,
+        "with": searched,
+        "added": (searched[0] - plain[0], searched[1] - plain[1]),
+    }

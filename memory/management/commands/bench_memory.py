@@ -41,6 +41,13 @@ class Command(BaseCommand):
                     f" ms; {row['hits_mean']:.1f} of 5 asked found"
                 )
             self.stdout.write(f"plan at {SIZES[-1]:,}: {bench.search_plan(users[0])}")
+            start = bench.time_turn_start(users, searches)
+            self.stdout.write(
+                f"turn start at {SIZES[-1]:,} (graph + checkpoint [+ memory search]): "
+                f"p50 {start['without'][0]:.1f} -> {start['with'][0]:.1f} ms, "
+                f"p95 {start['without'][1]:.1f} -> {start['with'][1]:.1f} ms; "
+                f"added p50 {start['added'][0]:.1f} / p95 {start['added'][1]:.1f} ms"
+            )
             with tempfile.NamedTemporaryFile("w", suffix=".json") as rules:
                 json.dump([EXTRACTION], rules)
                 rules.flush()

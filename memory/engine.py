@@ -12,6 +12,7 @@ import threading
 from django.conf import settings
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from mem0 import Memory as Mem0Memory
+from mem0.configs.base import MemoryConfig
 from mem0.embeddings.base import EmbeddingBase
 from mem0.llms.base import LLMBase
 from mem0.utils.factory import EmbedderFactory, LlmFactory
@@ -37,7 +38,7 @@ class RingLLM(LLMBase):
         return str(self.model.invoke(prompt).content)
 
 
-class Embedder(EmbeddingBase):
+class Mem0Embedder(EmbeddingBase):
     """Mem0's embedder is the process's one embedder (memory/embeddings.py)."""
 
     def embed(self, text, memory_action=None):
@@ -75,6 +76,8 @@ class _NoHistory:
 
 
 class ProductMemory(Mem0Memory):
+    """Mem0 as configured by `build_memory`, without its history store."""
+
     def __init__(self, config):
         super().__init__(config)
         self.db.close()  # the in-memory SQLite Mem0 opens
@@ -82,7 +85,7 @@ class ProductMemory(Mem0Memory):
 
 
 LlmFactory.register_provider("langchain", f"{__name__}.RingLLM")
-EmbedderFactory.provider_to_class["langchain"] = f"{__name__}.Embedder"
+EmbedderFactory.provider_to_class["langchain"] = f"{__name__}.Mem0Embedder"
 
 
 def _configure_connection(conn) -> None:
@@ -97,7 +100,7 @@ def _pool() -> ConnectionPool:
         pg.conninfo(settings.DATABASES["default"]),
         min_size=1,
         max_size=settings.MEMORY_POOL_MAX,
-        timeout=settings.DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("timeout", 5),
+        timeout=settings.DATABASES["default"]["OPTIONS"]["pool"]["timeout"],  # DB_POOL_TIMEOUT
         configure=_configure_connection,
         name="memory",
         open=True,
@@ -125,8 +128,6 @@ def build_memory() -> ProductMemory:
         },
         "history_db_path": ":memory:",
     }
-    from mem0.configs.base import MemoryConfig
-
     return ProductMemory(MemoryConfig(**config))
 
 

@@ -150,30 +150,26 @@ class ChatTurn:
 
     async def _drive_graph(self, queue: asyncio.Queue) -> None:
         # The person's memories are searched while the graph and its checkpoint load; the
-        # model's first call waits for them (agents/graph/graph.py).
-        memories = asyncio.create_task(
+        # model's first call awaits them (agents/graph/graph.py). The search never raises.
+        config = self._graph_config()
+        config["configurable"]["memories"] = asyncio.create_task(
             facts_for_turn(
                 self.user.pk, self.user_message.content, limit=settings.MEMORY_PROMPT_LIMIT
             )
         )
-        config = self._graph_config()
-        config["configurable"]["memories"] = memories
-        try:
-            graph = await checkpoints.agent_graph()
-            with listening(_QueueListener(queue)):
-                try:
-                    async for update in graph.astream(
-                        {"messages": [HumanMessage(self.user_message.content)]},
-                        config,
-                        stream_mode="updates",
-                    ):
-                        queue.put_nowait(("update", update))
-                except Exception as exc:
-                    queue.put_nowait(("error", exc))
-                    return
-            queue.put_nowait(("end", None))
-        finally:
-            memories.cancel()
+        graph = await checkpoints.agent_graph()
+        with listening(_QueueListener(queue)):
+            try:
+                async for update in graph.astream(
+                    {"messages": [HumanMessage(self.user_message.content)]},
+                    config,
+                    stream_mode="updates",
+                ):
+                    queue.put_nowait(("update", update))
+            except Exception as exc:
+                queue.put_nowait(("error", exc))
+                return
+        queue.put_nowait(("end", None))
 
     async def _node_update(self, update: dict) -> list[TurnEvent]:
         """After the model: its tool calls (and usage). After the tools: their results."""

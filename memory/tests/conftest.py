@@ -10,7 +10,8 @@ from agents import services as chat
 
 
 @pytest.fixture(autouse=True)
-def _empty_memory_tables(django_db_blocker):
+def _empty_memory_tables(django_db_setup, django_db_blocker):
+    """After each test; on the test database even for tests that asked for none."""
     yield
     from django.db import connection
 

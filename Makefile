@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt
 
-.PHONY: venv chromium dev test lint format stack-start stack-stop stack-status load clean bench bench-llm bench-chat
+.PHONY: venv chromium dev test lint format stack-start stack-stop stack-status load clean bench bench-llm \
+	bench-chat bench-memory
 
 venv: $(STAMP)
 
@@ -58,7 +59,13 @@ bench-chat: venv
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_chat
 
-bench: bench-llm bench-chat
+## bench-memory: memory search p50/p95 at 1k, 10k, 100k memories over 1k people; add path
+bench-memory: venv
+	$(PY) -m agentsite.embedded start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_memory
+
+bench: bench-llm bench-chat bench-memory
 
 ## load: a bounded locust run against a server on 127.0.0.1:8000 (stops by itself)
 load: venv

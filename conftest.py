@@ -16,17 +16,19 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_pools_before_dropping_the_test_database(django_db_setup, django_db_blocker):
-    """Pools outlive tests: the agent's checkpoint pool on the side loop, and Django's own pool
-    (connections other threads returned). Close both, or Postgres refuses the drop."""
+    """Pools outlive tests: the agent's checkpoint pool on the side loop, Mem0's, and Django's
+    own pool (connections other threads returned). Close them, or Postgres refuses the drop."""
     yield
     from asgiref.sync import sync_to_async
     from django.db import connections
 
     from agents.checkpoints import close_loop_agent
     from agents.llm.clients import background_loop
+    from memory import engine
 
     with django_db_blocker.unblock():
         background_loop.run(close_loop_agent())
+        engine.close()  # Mem0's pool
         background_loop.run(sync_to_async(connections.close_all)())  # the ORM's worker thread
         for connection in connections.all():
             connection.close_pool()

@@ -29,8 +29,13 @@ def register_user(*, email: str, password: str, display_name: str = "") -> User:
 
 
 def delete_user(user: User) -> None:
-    """Delete the account; sessions, messages and usage cascade with it."""
-    user.delete()
+    """Delete the account; sessions, messages and usage cascade with it, and its memories
+    (Mem0's rows, not linked by a foreign key) go in the same transaction."""
+    from memory.services import forget_all
+
+    with transaction.atomic():
+        forget_all(user.pk)
+        user.delete()
 
 
 def issue_tokens(user: User) -> RefreshToken:

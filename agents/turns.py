@@ -24,6 +24,7 @@ from agents.llm.ring import LLMRequestError, LLMUnavailableError
 from agents.models import ChatSession, Message
 from agentsite import aioredis, context
 from agentsite.asyncdb import db_call
+from memory.selectors import facts_for_turn
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +158,20 @@ class ChatTurn:
                 await asyncio.gather(runner, return_exceptions=True)
 
     async def _drive_graph(self, queue: asyncio.Queue) -> None:
+        # The person's memories are searched while the graph and its checkpoint load; the
+        # model's first call awaits them (agents/graph/graph.py). The search never raises.
+        config = self._graph_config()
+        config["configurable"]["memories"] = asyncio.create_task(
+            facts_for_turn(
+                self.user.pk, self.user_message.content, limit=settings.MEMORY_PROMPT_LIMIT
+            )
+        )
         graph = await checkpoints.agent_graph()
         with listening(_QueueListener(queue)):
             try:
                 async for update in graph.astream(
                     {"messages": [HumanMessage(self.user_message.content)]},
-                    self._graph_config(),
+                    config,
                     stream_mode="updates",
                     # One checkpoint write when the turn ends, not one per step: the Message
                     # rows already record the turn as it happens.
@@ -238,6 +247,8 @@ class ChatTurn:
         metrics.turns.labels(status).inc()
         if status != Message.Status.COMPLETE and progress.text:
             await self._remember_partial_answer()
+        if status == Message.Status.COMPLETE:
+            await sync_to_async(_queue_memory, thread_sensitive=False)(self.user_message.pk)
         if status == Message.Status.COMPLETE and not self.session.title:
             await sync_to_async(_queue_title, thread_sensitive=False)(self.session.pk)
 
@@ -277,6 +288,12 @@ def _queue_title(session_id) -> None:
     from agents.tasks import generate_session_title
 
     generate_session_title.delay(str(session_id))
+
+
+def _queue_memory(user_message_id) -> None:
+    from memory.tasks import remember_message
+
+    remember_message.delay(str(user_message_id))
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str]:

@@ -26,7 +26,9 @@ def chat_model(max_tokens: int):
 
 async def call_model(state: AgentState, config: RunnableConfig) -> dict:
     model = chat_model(settings.LLM_MAX_TOKENS)
-    system = SystemMessage(prompts.system_prompt(datetime.now(UTC)))
+    pending = config["configurable"].get("memories")  # the turn's memory search
+    memories = await pending if pending is not None else []
+    system = SystemMessage(prompts.system_prompt(datetime.now(UTC), memories))
     response = await model.ainvoke([system, *state["messages"]], config)
     return {"messages": [response]}
 

@@ -117,7 +117,21 @@ async def search_past_messages(query: str, config: RunnableConfig) -> str:
     return "\n".join(f"- {when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits)
 
 
-TOOLS = [calculator, current_time, search_past_messages]
+@tool
+async def recall_memory(query: str, config: RunnableConfig) -> str:
+    """Search what you know about this person from earlier conversations (facts about them,
+    their preferences), by meaning, e.g. "where they live" or "diet"."""
+    from agentsite.asyncdb import db_call
+    from memory import selectors
+
+    user_id = config["configurable"]["user_id"]
+    hits = await db_call(selectors.search)(user_id, query, limit=SEARCH_RESULTS)
+    if not hits:
+        return "Nothing remembered about that."
+    return "\n".join(f"- {hit['memory']}" for hit in hits)
+
+
+TOOLS = [calculator, current_time, search_past_messages, recall_memory]
 
 
 def describe_tool_error(error: Exception) -> str:

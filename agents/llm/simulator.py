@@ -22,7 +22,8 @@ Replies (deterministic; the first that applies wins)
 1. Scripted rules (``config.rules``: a list, ``{"rules": [...]}`` or a JSON file path), each
    ``{"match": REGEX, "reply": TEXT}`` or
    ``{"match": REGEX, "tool_calls": [{"name": ..., "arguments": {...}}]}``, with an optional
-   ``"model"`` (exact name). ``match`` is searched (case-insensitive) in the last user message.
+   ``"model"`` (exact name). ``match`` is searched (case-insensitive) in the last user message;
+   an optional ``"system": REGEX`` must also be found in the system/developer prompt.
    A tool-call rule applies only to offered tools allowed by ``tool_choice``, and drops calls
    whose result (same name and arguments) is already in the conversation; if nothing is left the
    next rule is tried.
@@ -524,6 +525,7 @@ class Rule:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     model: str | None = None
     source: JSON = field(default_factory=dict)
+    system: re.Pattern[str] | None = None  # must also be found in the system prompt
 
 
 def load_rules(
@@ -542,13 +544,15 @@ def load_rules(
     for i, raw in enumerate(source):
         if not isinstance(raw, Mapping) or not isinstance(raw.get("match"), str):
             raise ValueError(f"rule {i}: needs a 'match' regex string")
-        unknown = set(raw) - {"match", "reply", "tool_calls", "model"}
+        unknown = set(raw) - {"match", "reply", "tool_calls", "model", "system"}
         if unknown:
             raise ValueError(f"rule {i}: unknown keys {sorted(unknown)}")
         if ("reply" in raw) == ("tool_calls" in raw):
             raise ValueError(f"rule {i}: give exactly one of 'reply' and 'tool_calls'")
         try:
             pattern = re.compile(raw["match"], re.IGNORECASE | re.DOTALL)
+            system = raw.get("system")
+            system = re.compile(system, re.IGNORECASE | re.DOTALL) if system else None
         except re.error as exc:
             raise ValueError(f"rule {i}: bad regex: {exc}") from None
         calls = []
@@ -564,7 +568,7 @@ def load_rules(
                 calls.append((call["name"], dict(arguments)))
         elif not isinstance(raw["reply"], str):
             raise ValueError(f"rule {i}: 'reply' must be a string")
-        rules.append(Rule(pattern, raw.get("reply"), calls, raw.get("model"), dict(raw)))
+        rules.append(Rule(pattern, raw.get("reply"), calls, raw.get("model"), dict(raw), system))
     return rules
 
 
@@ -660,6 +664,8 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
         if rule.model is not None and rule.model != req.model:
             continue
         if not rule.pattern.search(user_text):
+            continue
+        if rule.system is not None and not rule.system.search(system_text):
             continue
         if rule.reply is not None:
             text = rule.reply

@@ -247,6 +247,15 @@ def test_scripted_rules_win_over_defaults(sim, client):
     assert final["message"]["content"] == "It is sunny."
 
 
+def test_a_rule_may_also_require_words_in_the_system_prompt(sim, client):
+    sim.set_rules([{"match": "where do I live", "system": "lives in Paris", "reply": "Paris."}])
+    knows = {"role": "system", "content": "Facts: User lives in Paris."}
+    answer = chat(client, [knows, user("Where do I live?")]).json()["choices"][0]["message"]
+    assert answer["content"] == "Paris."
+    answer = chat(client, [user("Where do I live?")]).json()["choices"][0]["message"]
+    assert answer["content"].startswith("You said: Where do I live?")
+
+
 def test_rules_load_from_a_json_file(tmp_path):
     path = tmp_path / "rules.json"
     path.write_text(json.dumps({"rules": [{"match": "hello", "reply": "Hi from the file."}]}))

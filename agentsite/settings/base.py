@@ -215,6 +215,17 @@ LLM_PRICES = env(
     ' "gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}',
 )
 
+# --- Memory (memory/) ----------------------------------------------------------------------------
+# Embedder of memories: all-MiniLM-L6-v2 as ONNX in-process unless an OpenAI-compatible
+# embeddings endpoint is given.
+EMBEDDINGS_MODEL = env("EMBEDDINGS_MODEL", default="all-MiniLM-L6-v2")
+EMBEDDINGS_BASE_URL = env("EMBEDDINGS_BASE_URL", default="")
+EMBEDDINGS_API_KEY = env("EMBEDDINGS_API_KEY", default="")
+EMBEDDINGS_DIMS = env.int("EMBEDDINGS_DIMS", default=384)
+# Memories given to the agent in its system prompt each turn, and connections Mem0 may hold.
+MEMORY_PROMPT_LIMIT = env.int("MEMORY_PROMPT_LIMIT", default=5)
+MEMORY_POOL_MAX = env.int("MEMORY_POOL_MAX", default=4)
+
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

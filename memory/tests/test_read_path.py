@@ -1,0 +1,105 @@
+"""The read path through a real chat turn (uvicorn, the simulator as models): what a person
+said in session 1 is in the system prompt of session 2 and changes the answer; the agent's
+recall_memory tool; and neither ever shows another person's memories."""
+
+import ast
+import json
+
+import httpx
+import pytest
+import redis
+from django.conf import settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from agents import services as chat
+from agents.sse import decode
+from memory import tasks
+from memory.tests.conftest import extraction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KNOWS_PARIS = {"match": "where do I live", "system": "lives in Paris", "reply": "In Paris."}
+RECALL = {
+    "match": "check your memory",
+    "tool_calls": [{"name": "recall_memory", "arguments": {"query": "where the person lives"}}],
+}
+
+
+@pytest.fixture
+def server(asgi_server, llm):
+    return asgi_server(env={"LLM_BASE_URL": llm.base_url})
+
+
+def answer(server, user, content: str) -> tuple[str, list]:
+    """One turn in a new session: the answer's text and the stream's events."""
+    session = chat.create_session(owner=user)
+    token = RefreshToken.for_user(user).access_token
+    with httpx.stream(
+        "POST",
+        f"{server.url}/api/v1/sessions/{session.pk}/stream",
+        json={"content": content},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200, response.read()
+        events = list(decode(response.iter_lines()))
+    assert events[-1][0] == "done", events
+    return "".join(data["text"] for name, data in events if name == "token"), events
+
+
+def queued_memory_tasks() -> list[str]:
+    """The message ids of the memory tasks waiting in the Celery queue (Valkey)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    queued = [json.loads(raw)["headers"] for raw in client.lrange("celery", 0, -1)]
+    return [
+        ast.literal_eval(headers["argsrepr"])[0]
+        for headers in queued
+        if headers["task"] == "memory.tasks.remember_message"
+    ]
+
+
+@pytest.fixture
+def ada_lives_in_paris(server, llm, make_user):
+    """Session 1: Ada says where she lives; the turn queues the memory task, which runs."""
+    ada = make_user("ada@example.com")
+    llm.set_rules([extraction("I live in Paris", "User lives in Paris"), KNOWS_PARIS, RECALL])
+    _, events = answer(server, ada, "Hi, I live in Paris.")
+    (message_id,) = queued_memory_tasks()
+    assert message_id == events[0][1]["user_message_id"]
+    assert tasks.remember_message(message_id) == ["User lives in Paris"]
+    return ada
+
+
+def test_a_fact_from_session_one_is_in_the_prompt_of_session_two(server, ada_lives_in_paris):
+    text, _ = answer(server, ada_lives_in_paris, "Where do I live?")
+    assert text == "In Paris."
+
+
+def test_another_persons_prompt_never_holds_it(server, ada_lives_in_paris, make_user):
+    text, _ = answer(server, make_user("bob@example.com"), "Where do I live?")
+    assert text != "In Paris."
+    assert text.startswith("You said: Where do I live?")
+
+
+def test_recall_memory_finds_the_persons_own_memories_only(server, ada_lives_in_paris, make_user):
+    _, events = answer(server, ada_lives_in_paris, "Please check your memory")
+    (result,) = [data for name, data in events if name == "tool_result"]
+    assert (result["name"], result["content"]) == ("recall_memory", "- User lives in Paris")
+    _, events = answer(server, make_user("bob@example.com"), "Please check your memory")
+    (result,) = [data for name, data in events if name == "tool_result"]
+    assert result["content"] == "Nothing remembered about that."
+
+
+def test_a_memory_outage_never_fails_the_turn(server, llm, make_user, settings):
+    """With the memory table gone missing, the turn still answers (without memories)."""
+    from django.db import connection
+
+    user = make_user("carol@example.com")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE memories RENAME TO memories_away")
+    try:
+        text, _ = answer(server, user, "hello there")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE memories_away RENAME TO memories")
+    assert text.startswith("You said: hello there")

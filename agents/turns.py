@@ -22,7 +22,7 @@ from agents.graph.graph import RECURSION_LIMIT
 from agents.llm.listener import listening
 from agents.llm.ring import LLMRequestError, LLMUnavailableError
 from agents.models import ChatSession, Message
-from agentsite import aioredis, context
+from agentsite import aioredis, context, tracing
 from agentsite.asyncdb import db_call
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class ChatTurn:
         self.answer = answer
         self.progress = _Progress()
         self.started = time.monotonic()
+        self.trace_id = ""  # set when the turn is traced in Langfuse
 
     @classmethod
     async def begin(cls, user, session_id, content: str) -> "ChatTurn":
@@ -153,7 +154,7 @@ class ChatTurn:
             try:
                 async for update in graph.astream(
                     {"messages": [HumanMessage(self.user_message.content)]},
-                    self._graph_config(),
+                    self._traced_config(),
                     stream_mode="updates",
                 ):
                     queue.put_nowait(("update", update))
@@ -178,6 +179,16 @@ class ChatTurn:
             "configurable": {"thread_id": str(self.session.pk), "user_id": str(self.user.pk)},
             "recursion_limit": RECURSION_LIMIT,
         }
+
+    def _traced_config(self) -> dict:
+        """The graph's config, with Langfuse's callback when tracing is on (else unchanged)."""
+        callbacks, metadata = tracing.chat_callbacks(
+            answer_id=self.answer.pk, user_id=self.user.pk, session_id=self.session.pk
+        )
+        if not callbacks:
+            return self._graph_config()
+        self.trace_id = tracing.trace_id_for(self.answer.pk)
+        return {**self._graph_config(), "callbacks": callbacks, "metadata": metadata}
 
     def _account(self, message: AIMessage) -> list[dict]:
         """Usage and model of one model call; its tool calls, as the stream shows them."""
@@ -221,6 +232,7 @@ class ChatTurn:
             "prompt_tokens": progress.prompt_tokens,
             "completion_tokens": progress.completion_tokens,
             "latency_ms": round((time.monotonic() - self.started) * 1000),
+            "trace_id": self.trace_id,
         }
         await db_call(services.close_turn)(self.user, self.answer, fields=fields)
         metrics.turns.labels(status).inc()

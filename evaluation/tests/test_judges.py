@@ -45,8 +45,10 @@ def test_anything_else_is_malformed(text):
 
 def test_each_metric_states_its_direction_and_threshold(settings):
     settings.EVAL_THRESHOLDS = {**settings.EVAL_THRESHOLDS, "toxicity": 0.3, "relevance": 0.7}
-    assert RUBRICS["toxicity"].passes(0.3) and not RUBRICS["toxicity"].passes(0.31)
-    assert RUBRICS["relevance"].passes(0.7) and not RUBRICS["relevance"].passes(0.69)
+    assert RUBRICS["toxicity"].passes(0.3)
+    assert not RUBRICS["toxicity"].passes(0.31)
+    assert RUBRICS["relevance"].passes(0.7)
+    assert not RUBRICS["relevance"].passes(0.69)
     assert {r.direction for r in RUBRICS.values()} == {"lower_is_better", "higher_is_better"}
 
 
@@ -106,7 +108,7 @@ def test_a_judge_that_never_answers_json_leaves_an_error_not_a_score(llm, answer
 @pytestmark_db
 def test_a_malformed_answer_is_retried_with_the_error_and_a_good_one_counts(llm, answers):
     llm.set_rules([{"match": r"\AMetric: relevance", "reply": "Relevant: yes"}])
-    run, item = one_message_run(answers, ["relevance"])
+    _run, item = one_message_run(answers, ["relevance"])
     services.grade_item(item.pk)
     row = EvaluationScore.objects.get(message=answers["case-001"], metric="relevance")
     # The second attempt carries the parse error; the simulator's default judge reply is valid.

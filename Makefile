@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt
 
-.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm bench-chat
+.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm bench-chat bench-judge
 
 venv: $(STAMP)
 
@@ -53,6 +53,13 @@ bench-chat: venv
 	$(PY) -m agentsite.embedded start --profile test
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_chat
+
+## bench-judge: judges on the labelled set (accuracy, precision, recall per metric); the
+## configured ring when LLM_BASE_URL is set, else a simulator scripted from the labels
+bench-judge: venv
+	$(PY) -m agentsite.embedded start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_judge $(if $(LLM_BASE_URL),,--simulate)
 
 bench: bench-llm bench-chat
 

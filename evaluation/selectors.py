@@ -1,10 +1,12 @@
 """Reads for evaluation: which answers to grade, what a judge sees of one, run summaries."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
 
 from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from agents.models import Message
 from evaluation.judges import RUBRICS, JudgeInput
@@ -112,3 +114,23 @@ def run_summary(run: EvaluationRun) -> dict[str, dict]:
             "errors": row.get("n_errors", 0),
         }
     return summary
+
+
+def daily_pass_rates(*, days: int) -> dict[str, list[tuple[date, float, int]]]:
+    """Per metric, per day of the last `days` (UTC): share of scores that passed, and how many
+    scores there were. Days without scores are left out. Pass rate is the one figure that is
+    "higher is better" for every metric, so metrics can share a chart."""
+    start = timezone.now() - timedelta(days=days)
+    rows = (
+        EvaluationScore.objects.filter(status=EvaluationScore.Status.OK, created_at__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .values("metric", "day")
+        .annotate(total=Count("id"), passed=Count("id", filter=Q(passed=True)))
+        .order_by("metric", "day")
+    )
+    rates: dict[str, list[tuple[date, float, int]]] = {}
+    for row in rows:
+        rates.setdefault(row["metric"], []).append(
+            (row["day"], row["passed"] / row["total"], row["total"])
+        )
+    return rates

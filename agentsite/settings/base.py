@@ -227,14 +227,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # --- Evaluation (LLM-as-judge) and Langfuse -----------------------------------------------------
 # Pass/fail threshold per metric, on the metric's own scale (see evaluation/judges.py for which
 # way each one is good): hallucination and toxicity pass at or below, the others at or above.
-EVAL_THRESHOLDS = env.json(
-    "EVAL_THRESHOLDS",
-    default={"hallucination": 0.5, "toxicity": 0.5, "relevance": 0.5, "helpfulness": 0.5},
-)
+EVAL_THRESHOLDS = {
+    **{"hallucination": 0.5, "toxicity": 0.5, "relevance": 0.5, "helpfulness": 0.5},
+    **env.json("EVAL_THRESHOLDS", default={}),
+}
 # Tracing and scores go to Langfuse only when both keys are set.
 LANGFUSE_PUBLIC_KEY = env("LANGFUSE_PUBLIC_KEY", default="")
 LANGFUSE_SECRET_KEY = env("LANGFUSE_SECRET_KEY", default="")
-LANGFUSE_HOST = env("LANGFUSE_HOST", default="https://cloud.langfuse.com")
+LANGFUSE_HOST = env("LANGFUSE_HOST", default="") or "https://cloud.langfuse.com"
 
 # --- i18n, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

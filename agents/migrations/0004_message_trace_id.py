@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0003_langgraph_checkpoints'),
+        ("agents", "0003_langgraph_checkpoints"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='trace_id',
-            field=models.CharField(blank=True, help_text='Langfuse trace of the turn (answers, when traced).', max_length=64),
+            model_name="message",
+            name="trace_id",
+            field=models.CharField(
+                blank=True,
+                help_text="Langfuse trace of the turn (answers, when traced).",
+                max_length=64,
+            ),
         ),
     ]

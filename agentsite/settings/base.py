@@ -228,7 +228,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # Pass/fail threshold per metric, on the metric's own scale (see evaluation/judges.py for which
 # way each one is good): hallucination and toxicity pass at or below, the others at or above.
 EVAL_THRESHOLDS = {
-    **{"hallucination": 0.5, "toxicity": 0.5, "relevance": 0.5, "helpfulness": 0.5},
+    "hallucination": 0.5,
+    "toxicity": 0.5,
+    "relevance": 0.5,
+    "helpfulness": 0.5,
     **env.json("EVAL_THRESHOLDS", default={}),
 }
 # Tracing and scores go to Langfuse only when both keys are set.

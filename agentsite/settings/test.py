@@ -18,12 +18,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; te
 # Tests that check limits set their own.
 RATE_LIMITS = {**RATE_LIMITS, "user": env("RATE_LIMIT_USER", default="10000/m")}
 CELERY_TASK_ALWAYS_EAGER = False
-# A killed worker's tasks come back within seconds, not half an hour (evaluation tests).
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 5,
-    "unacked_restore_interval": 1,
-    "unacked_restore_throttle": 1,
-}
 
 # The LLM simulator stands in for every model; tests point LLM_BASE_URL at their instance.
 LLM_MODELS = env("LLM_MODELS", default="sim-primary,sim-fallback")

@@ -31,7 +31,7 @@ class WorkerProcess:
     def __init__(self, name: str, llm_base_url: str, log_path):
         environment = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "agentsite.settings.test",
+            "DJANGO_SETTINGS_MODULE": "evaluation.tests.redelivery_settings",
             "DATABASE_URL": pg.url(connections["default"].settings_dict),
             "REDIS_URL": settings.REDIS_URL,
             "LLM_BASE_URL": llm_base_url,

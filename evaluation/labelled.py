@@ -38,6 +38,13 @@ def load_cases(path: Path = FIXTURE) -> list[LabelledCase]:
     return cases
 
 
+def spread(cases: list[LabelledCase], count: int | None) -> list[LabelledCase]:
+    """`count` cases taken evenly across the set (it is grouped by kind), or all of them."""
+    if not count or count >= len(cases):
+        return cases
+    return [cases[i * len(cases) // count] for i in range(count)]
+
+
 def labelled_score(metric: str, label: str) -> float:
     """A clear score on the metric's own scale that agrees with the label."""
     bad = label == "fail"

@@ -6,6 +6,7 @@ import pytest
 
 from evaluation import services
 from evaluation.judges import MAX_ATTEMPTS, RUBRICS, JudgeInput, MalformedJudgeAnswer, parse_answer
+from evaluation.labelled import spread
 from evaluation.models import EvaluationScore
 
 
@@ -113,3 +114,19 @@ def test_a_malformed_answer_is_retried_with_the_error_and_a_good_one_counts(llm,
     row = EvaluationScore.objects.get(message=answers["case-001"], metric="relevance")
     # The second attempt carries the parse error; the simulator's default judge reply is valid.
     assert (row.status, row.score, row.passed, row.attempts) == ("ok", 1.0, True, 2)
+
+
+def test_the_labelled_set_has_forty_conversations_and_both_labels_for_every_metric(cases):
+    assert len(cases) >= 40
+    assert len({case.id for case in cases}) == len(cases)
+    assert len({case.judge_input.answer for case in cases}) == len(cases)  # rules match on it
+    for metric in RUBRICS:
+        assert {case.labels[metric] for case in cases} == {"pass", "fail"}
+
+
+def test_a_sample_of_the_labelled_set_spreads_over_every_kind(cases):
+    sample = spread(cases, 11)
+    assert len(sample) == 11
+    for metric in RUBRICS:
+        assert "fail" in {case.labels[metric] for case in sample}
+    assert spread(cases, None) == cases

@@ -25,13 +25,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--model", help="judge model of the ring (default LLM_JUDGE_MODEL)")
-        parser.add_argument("--limit", type=int, help="only the first N conversations")
+        parser.add_argument(
+            "--limit", type=int, help="N conversations spread over the set (every kind)"
+        )
         parser.add_argument(
             "--simulate", action="store_true", help="a simulator scripted from the labels"
         )
 
     def handle(self, *args, **options):
-        cases = labelled.load_cases()[: options["limit"]]
+        cases = labelled.spread(labelled.load_cases(), options["limit"])
         with contextlib.ExitStack() as stack:
             if options["simulate"]:
                 config = SimulatorConfig(rules=labelled.simulator_rules(cases))

@@ -5,6 +5,7 @@ a wrong answer for accuracy, a miss for recall when the case was a problem."""
 import time
 from dataclasses import dataclass, field
 
+from agents.llm.ring import LLMRequestError, LLMUnavailableError
 from evaluation.judges import RUBRICS, judge
 from evaluation.labelled import LabelledCase
 
@@ -55,14 +56,18 @@ class MetricTally:
 
 
 def run_bench(cases: list[LabelledCase], *, model: str | None = None, progress=None):
-    """Every case through every judge; returns {metric: MetricTally}."""
+    """Every case through every judge; returns {metric: MetricTally}. A judge that cannot be
+    reached for one case is an error for that case, and the bench goes on."""
     tallies = {metric: MetricTally() for metric in RUBRICS}
     for n, case in enumerate(cases, 1):
         for metric, label in case.labels.items():
             rubric = RUBRICS[metric]
             started = time.perf_counter()
-            verdict = judge(rubric, case.judge_input, model=model)
-            predicted = None if verdict.error else not rubric.passes(verdict.score)
+            try:
+                verdict = judge(rubric, case.judge_input, model=model)
+                predicted = None if verdict.error else not rubric.passes(verdict.score)
+            except (LLMUnavailableError, LLMRequestError):
+                predicted = None
             tallies[metric].add(
                 label=label, predicted_fail=predicted, seconds=time.perf_counter() - started
             )

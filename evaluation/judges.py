@@ -18,6 +18,7 @@ from agents.llm.ring import ModelRing, ring_config
 from evaluation.models import Direction
 
 MAX_ATTEMPTS = 3
+MAX_ANSWER_TOKENS = 200  # a verdict is a line of JSON; a rambling judge is cut off (malformed)
 MAX_REASON_CHARS = 500
 MAX_FIELD_CHARS = 4000  # per message of the graded conversation; judges need the gist, not all
 
@@ -170,7 +171,7 @@ def judge(rubric: Rubric, case: JudgeInput, *, model: str | None = None) -> Verd
     ]
     error = ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        answer = ring.invoke(messages, temperature=0)
+        answer = ring.invoke(messages, temperature=0, max_tokens=MAX_ANSWER_TOKENS)
         text = str(answer.content)
         answered_by = answer.response_metadata.get("model_name", "")
         try:

@@ -1,11 +1,19 @@
 """The judges' strict parsing, and what happens to a malformed or failing judge."""
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from evaluation import services
-from evaluation.judges import MAX_ATTEMPTS, RUBRICS, JudgeInput, MalformedJudgeAnswer, parse_answer
+from evaluation.judges import (
+    MAX_ANSWER_TOKENS,
+    MAX_ATTEMPTS,
+    RUBRICS,
+    JudgeInput,
+    MalformedJudgeAnswer,
+    parse_answer,
+)
 from evaluation.labelled import spread
 from evaluation.models import EvaluationScore
 
@@ -130,3 +138,13 @@ def test_a_sample_of_the_labelled_set_spreads_over_every_kind(cases):
     for metric in RUBRICS:
         assert "fail" in {case.labels[metric] for case in sample}
     assert spread(cases, None) == cases
+
+
+@pytestmark_db
+def test_a_rambling_judge_is_cut_off_and_asked_again(llm, answers):
+    rambling = json.dumps({"score": 0.1, "reason": "word " * (MAX_ANSWER_TOKENS + 50)})
+    llm.set_rules([{"match": r"\AMetric: helpfulness", "reply": rambling}])
+    _run, item = one_message_run(answers, ["helpfulness"])
+    services.grade_item(item.pk)
+    row = EvaluationScore.objects.get(message=answers["case-001"], metric="helpfulness")
+    assert (row.status, row.attempts) == ("ok", 2)

@@ -5,6 +5,7 @@ import pytest
 
 from agentsite.celery import app as celery_app
 from evaluation import labelled
+from evaluation.tests.workers import WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +33,12 @@ def answers(user, cases):
 
 
 @pytest.fixture
-def celery_worker():
-    """A worker thread on the test broker (queue emptied first: other tests' leftovers)."""
-    from celery.contrib.testing.worker import start_worker
-
+def celery_worker(llm, tmp_path):
+    """A real worker process on the test database and broker, the simulator as its LLM (the
+    queue is emptied first: other tests' leftovers)."""
     celery_app.control.purge()
-    with start_worker(
-        celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10
-    ) as worker:
-        yield worker
+    worker = WorkerProcess(
+        "grader", llm.base_url, tmp_path / "worker.log", "agentsite.settings.test"
+    )
+    yield worker
+    worker.stop()

@@ -50,6 +50,9 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
+    trace_id = models.CharField(
+        max_length=64, blank=True, help_text="Langfuse trace of the turn (answers, when traced)."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -53,6 +53,11 @@ class Message(models.Model):
     trace_id = models.CharField(
         max_length=64, blank=True, help_text="Langfuse trace of the turn (answers, when traced)."
     )
+    memories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Memories the agent was given for this answer (context for the judges).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

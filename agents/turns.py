@@ -75,6 +75,7 @@ class ChatTurn:
         self.progress = _Progress()
         self.started = time.monotonic()
         self.trace_id = ""  # set when the turn is traced in Langfuse
+        self.memory_search: asyncio.Task | None = None  # the person's memories for this turn
 
     @classmethod
     async def begin(cls, user, session_id, content: str) -> "ChatTurn":
@@ -162,7 +163,7 @@ class ChatTurn:
         # The person's memories are searched while the graph and its checkpoint load; the
         # model's first call awaits them (agents/graph/graph.py). The search never raises.
         config = self._traced_config()
-        config["configurable"]["memories"] = asyncio.create_task(
+        config["configurable"]["memories"] = self.memory_search = asyncio.create_task(
             facts_for_turn(
                 self.user.pk, self.user_message.content, limit=settings.MEMORY_PROMPT_LIMIT
             )
@@ -254,6 +255,7 @@ class ChatTurn:
             "completion_tokens": progress.completion_tokens,
             "latency_ms": round((time.monotonic() - self.started) * 1000),
             "trace_id": self.trace_id,
+            "memories": self._memories_given(),
         }
         await db_call(services.close_turn)(self.user, self.answer, fields=fields)
         metrics.turns.labels(status).inc()
@@ -263,6 +265,13 @@ class ChatTurn:
             await sync_to_async(_queue_memory, thread_sensitive=False)(self.user_message.pk)
         if status == Message.Status.COMPLETE and not self.session.title:
             await sync_to_async(_queue_title, thread_sensitive=False)(self.session.pk)
+
+    def _memories_given(self) -> list[str]:
+        """The memories the agent was shown, if the search finished (it never raises)."""
+        search = self.memory_search
+        if search is None or not search.done() or search.cancelled():
+            return []
+        return search.result()
 
     async def _finish_despite_errors(self, status: str) -> None:
         """Store a final status even while being cancelled; if the store itself is down, log

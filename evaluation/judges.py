@@ -97,8 +97,8 @@ def judge_model() -> str:
 
 @dataclass(frozen=True)
 class JudgeInput:
-    """What a judge sees of one turn. `memories` are those given to the agent for the turn
-    (empty until the memory part feeds them)."""
+    """What a judge sees of one turn. `memories` are those the agent was given for the turn
+    (stored on the answer, `Message.memories`)."""
 
     answer: str
     history: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first

@@ -73,7 +73,7 @@ def judge_input(answer: Message) -> JudgeInput:
         answer=answer.content,
         history=list(reversed(history)),
         tool_results=list(tools.order_by("created_at").values_list("model", "content")),
-        memories=[],  # the memory part will pass the memories the agent was given
+        memories=answer.memories,
     )
 
 

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt
 
 .PHONY: venv chromium dev test lint format stack-start stack-stop stack-status load clean bench bench-llm \
-	bench-chat bench-memory
+	bench-chat bench-memory bench-judge
 
 venv: $(STAMP)
 
@@ -65,7 +65,16 @@ bench-memory: venv
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_memory
 
-bench: bench-llm bench-chat bench-memory
+
+## bench-judge: judges on the labelled set (accuracy, precision, recall per metric); the
+## configured ring when LLM_BASE_URL is set, else a simulator scripted from the labels
+bench-judge: venv
+	$(PY) -m agentsite.embedded start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_judge $(if $(LLM_BASE_URL),,--simulate)
+
+
+bench: bench-llm bench-chat bench-memory bench-judge
 
 ## load: a bounded locust run against a server on 127.0.0.1:8000 (stops by itself)
 load: venv

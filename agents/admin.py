@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from agents.models import ChatSession, LLMCall, Message
+from evaluation.models import EvaluationScore
 
 
 class ReadOnlyAdminMixin:
@@ -43,8 +44,30 @@ class ChatSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return session.message_count
 
 
+class EvaluationScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The judges' verdicts on an answer."""
+
+    model = EvaluationScore
+    extra = 0
+    can_delete = False
+    fields = (
+        "metric",
+        "status",
+        "score",
+        "direction",
+        "passed",
+        "reason",
+        "judge_model",
+        "rubric_version",
+        "created_at",
+    )
+    readonly_fields = fields
+    ordering = ("metric",)
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    inlines = [EvaluationScoreInline]
     list_display = ("created_at", "role", "status", "short_content", "model", "session")
     list_filter = ("role", "status", "model", "created_at")
     search_fields = ("content", "session__id", "request_id", "session__owner__email")

@@ -50,6 +50,14 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
+    trace_id = models.CharField(
+        max_length=64, blank=True, help_text="Langfuse trace of the turn (answers, when traced)."
+    )
+    memories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Memories the agent was given for this answer (context for the judges).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

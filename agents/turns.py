@@ -22,7 +22,7 @@ from agents.graph.graph import RECURSION_LIMIT
 from agents.llm.listener import listening
 from agents.llm.ring import LLMRequestError, LLMUnavailableError
 from agents.models import ChatSession, Message
-from agentsite import aioredis, context
+from agentsite import aioredis, context, tracing
 from agentsite.asyncdb import db_call
 from memory.selectors import facts_for_turn
 
@@ -74,6 +74,8 @@ class ChatTurn:
         self.answer = answer
         self.progress = _Progress()
         self.started = time.monotonic()
+        self.trace_id = ""  # set when the turn is traced in Langfuse
+        self.memory_search: asyncio.Task | None = None  # the person's memories for this turn
 
     @classmethod
     async def begin(cls, user, session_id, content: str) -> "ChatTurn":
@@ -160,8 +162,8 @@ class ChatTurn:
     async def _drive_graph(self, queue: asyncio.Queue) -> None:
         # The person's memories are searched while the graph and its checkpoint load; the
         # model's first call awaits them (agents/graph/graph.py). The search never raises.
-        config = self._graph_config()
-        config["configurable"]["memories"] = asyncio.create_task(
+        config = self._traced_config()
+        config["configurable"]["memories"] = self.memory_search = asyncio.create_task(
             facts_for_turn(
                 self.user.pk, self.user_message.content, limit=settings.MEMORY_PROMPT_LIMIT
             )
@@ -199,6 +201,16 @@ class ChatTurn:
             "configurable": {"thread_id": str(self.session.pk), "user_id": str(self.user.pk)},
             "recursion_limit": RECURSION_LIMIT,
         }
+
+    def _traced_config(self) -> dict:
+        """The graph's config, with Langfuse's callback when tracing is on (else unchanged)."""
+        callbacks, metadata = tracing.chat_callbacks(
+            answer_id=self.answer.pk, user_id=self.user.pk, session_id=self.session.pk
+        )
+        if not callbacks:
+            return self._graph_config()
+        self.trace_id = tracing.trace_id_for(self.answer.pk)
+        return {**self._graph_config(), "callbacks": callbacks, "metadata": metadata}
 
     def _account(self, message: AIMessage) -> list[dict]:
         """Usage and model of one model call; its tool calls, as the stream shows them."""
@@ -242,6 +254,8 @@ class ChatTurn:
             "prompt_tokens": progress.prompt_tokens,
             "completion_tokens": progress.completion_tokens,
             "latency_ms": round((time.monotonic() - self.started) * 1000),
+            "trace_id": self.trace_id,
+            "memories": self._memories_given(),
         }
         await db_call(services.close_turn)(self.user, self.answer, fields=fields)
         metrics.turns.labels(status).inc()
@@ -251,6 +265,13 @@ class ChatTurn:
             await sync_to_async(_queue_memory, thread_sensitive=False)(self.user_message.pk)
         if status == Message.Status.COMPLETE and not self.session.title:
             await sync_to_async(_queue_title, thread_sensitive=False)(self.session.pk)
+
+    def _memories_given(self) -> list[str]:
+        """The memories the agent was shown, if the search finished (it never raises)."""
+        search = self.memory_search
+        if search is None or not search.done() or search.cancelled():
+            return []
+        return search.result()
 
     async def _finish_despite_errors(self, status: str) -> None:
         """Store a final status even while being cancelled; if the store itself is down, log

@@ -234,6 +234,25 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# With acks_late, Redis hands a dead worker's unacknowledged tasks to another one only after
+# this many seconds; it must exceed the longest task plus its retry countdown (judge tasks:
+# at most 11 min run, 5 min backoff), or a slow task would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 1800)}
+
+# --- Evaluation (LLM-as-judge) and Langfuse -----------------------------------------------------
+# Pass/fail threshold per metric, on the metric's own scale (see evaluation/judges.py for which
+# way each one is good): hallucination and toxicity pass at or below, the others at or above.
+EVAL_THRESHOLDS = {
+    "hallucination": 0.5,
+    "toxicity": 0.5,
+    "relevance": 0.5,
+    "helpfulness": 0.5,
+    **env.json("EVAL_THRESHOLDS", default={}),
+}
+# Tracing and scores go to Langfuse only when both keys are set.
+LANGFUSE_PUBLIC_KEY = env("LANGFUSE_PUBLIC_KEY", default="")
+LANGFUSE_SECRET_KEY = env("LANGFUSE_SECRET_KEY", default="")
+LANGFUSE_HOST = env("LANGFUSE_HOST", default="") or "https://cloud.langfuse.com"
 
 # --- i18n, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

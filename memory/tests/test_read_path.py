@@ -12,7 +12,9 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import services as chat
+from agents.models import Message
 from agents.sse import decode
+from evaluation.selectors import judge_input
 from memory import tasks
 from memory.tests.conftest import extraction
 
@@ -71,8 +73,12 @@ def ada_lives_in_paris(server, llm, make_user):
 
 
 def test_a_fact_from_session_one_is_in_the_prompt_of_session_two(server, ada_lives_in_paris):
-    text, _ = answer(server, ada_lives_in_paris, "Where do I live?")
+    text, events = answer(server, ada_lives_in_paris, "Where do I live?")
     assert text == "In Paris."
+    # Kept with the answer, so the hallucination judge checks claims against them too.
+    answer_row = Message.objects.get(pk=events[-1][1]["assistant_message_id"])
+    assert answer_row.memories == ["User lives in Paris"]
+    assert judge_input(answer_row).memories == ["User lives in Paris"]
 
 
 def test_another_persons_prompt_never_holds_it(server, ada_lives_in_paris, make_user):

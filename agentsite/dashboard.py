@@ -11,15 +11,21 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from agents.selectors import usage_since
-
-try:
-    from evaluation.selectors import pass_rates_since
-except ImportError:  # the evaluation models are not merged yet (issue 6)
-    pass_rates_since = None
+from evaluation.selectors import daily_pass_rates
 
 
 def start_of_today() -> datetime:
     return datetime.combine(timezone.now().date(), time.min, tzinfo=UTC)
+
+
+def todays_pass_rates(today) -> list[dict]:
+    """Per metric graded today: {metric, rate, graded}, from the evaluation app's daily rates."""
+    return [
+        {"metric": metric, "rate": rate, "graded": graded}
+        for metric, days in sorted(daily_pass_rates(days=1).items())
+        for day, rate, graded in days
+        if day == today
+    ]
 
 
 def dashboard(request):
@@ -29,6 +35,6 @@ def dashboard(request):
         "title": "Today at a glance",
         "since": since,
         "usage": usage_since(since),
-        "pass_rates": pass_rates_since(since) if pass_rates_since else None,
+        "pass_rates": todays_pass_rates(since.date()),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -11,6 +11,7 @@ from agents import services
 from agents.models import LLMCall, Message
 from agents.selectors import usage_since
 from agentsite.dashboard import start_of_today
+from evaluation.models import EvaluationScore
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,41 @@ def test_dashboard_page_shows_the_figures(staff_client, today_and_yesterday):
     assert "$0.004800" in html
     assert "50%" in html
     assert "1 of 2 model requests" in html
+
+
+def score(answer, metric, passed, **fields):
+    verdict = {"status": "ok", "score": 1.0 if passed else 0.0, "passed": passed}
+    if passed is None:
+        verdict = {"status": "error", "score": None, "passed": None}
+    return EvaluationScore.objects.create(
+        message=answer,
+        metric=metric,
+        rubric_version=1,
+        judge_model="judge",
+        direction="higher_is_better",
+        threshold=0.5,
+        **verdict,
+        **fields,
+    )
+
+
+def test_evaluation_pass_rates_of_today_per_metric(staff_client, user):
+    session = services.create_session(owner=user)
+    answers = [Message.objects.create(session=session, role="assistant") for _ in range(4)]
+    for answer, passed in zip(answers, (True, True, True, False), strict=True):
+        score(answer, "relevance", passed)
+    score(answers[0], "toxicity", True)
+    score(answers[1], "toxicity", None)  # a judge error is not a verdict
+    old = score(answers[2], "toxicity", False)
+    EvaluationScore.objects.filter(pk=old.pk).update(
+        created_at=start_of_today() - timedelta(seconds=1)
+    )
+    page = staff_client.get("/admin/dashboard/")
+    assert page.context["pass_rates"] == [
+        {"metric": "relevance", "rate": 0.75, "graded": 4},
+        {"metric": "toxicity", "rate": 1.0, "graded": 1},
+    ]
+    assert "<td>75%</td>" in page.content.decode()
 
 
 def test_staff_only_and_linked_from_the_index(staff_client, make_user):

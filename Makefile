@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt \
 	requirements/embedder-data.txt
 
-.PHONY: venv dev test lint format stack-start stack-stop stack-status load clean bench bench-llm bench-chat \
-	bench-memory bench-judge
+.PHONY: venv chromium dev test lint format stack-start stack-stop stack-status load clean bench bench-llm \
+	bench-chat bench-memory bench-judge
 
 venv: $(STAMP)
 
@@ -29,8 +29,12 @@ $(LOCAL_MODEL_STAMP): requirements/local-model.txt $(STAMP)
 dev: venv $(LOCAL_MODEL_STAMP)
 	$(PY) manage.py dev
 
+## chromium: Debian's Chromium for the browser tests, apt-get installed only when missing
+chromium:
+	.ci/ensure-chromium
+
 ## test: lint, then the whole suite against the embedded stack on its own ports
-test: venv lint
+test: venv lint chromium
 	$(PY) -m pytest
 
 lint: venv

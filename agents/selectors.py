@@ -1,11 +1,15 @@
 """Reads for the chat: always scoped to the person asking (another's session is a 404)."""
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from agents.models import ChatSession, Message
+from agents.models import ChatSession, LLMCall, Message
 
 
 def sessions_of(user) -> QuerySet[ChatSession]:
@@ -45,3 +49,54 @@ async def search_user_messages(user_id, query: str, *, limit: int) -> list[tuple
         .values_list("created_at", "session__title", "content")[:limit]
     )
     return [(when, title or "untitled", text[:300]) async for when, title, text in rows]
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    """What the staff dashboard shows about chat turns and model calls since a moment."""
+
+    turns: int
+    turns_complete: int
+    turns_interrupted: int
+    turns_failed: int
+    llm_calls: int
+    llm_errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: Decimal
+    ring_requests: int
+    ring_requests_with_fallback: int
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def fallback_rate(self) -> float | None:
+        """Share of ring requests answered by another model than the first one asked."""
+        if not self.ring_requests:
+            return None
+        return self.ring_requests_with_fallback / self.ring_requests
+
+
+def usage_since(since: datetime) -> UsageFigures:
+    """Turns (assistant answers, by final status) and every LLM attempt since `since`."""
+    answers = Message.objects.filter(role=Message.Role.ASSISTANT, created_at__gte=since)
+    turns = answers.aggregate(
+        turns=Count("id"),
+        turns_complete=Count("id", filter=Q(status=Message.Status.COMPLETE)),
+        turns_interrupted=Count("id", filter=Q(status=Message.Status.INTERRUPTED)),
+        turns_failed=Count("id", filter=Q(status=Message.Status.FAILED)),
+    )
+    calls = LLMCall.objects.filter(created_at__gte=since).aggregate(
+        llm_calls=Count("id"),
+        llm_errors=Count("id", filter=Q(status=LLMCall.Status.ERROR)),
+        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
+        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+        cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)),
+        ring_requests=Count("ring_request_id", distinct=True),
+        ring_requests_with_fallback=Count(
+            "ring_request_id", distinct=True, filter=~Q(fallback_from="")
+        ),
+    )
+    return UsageFigures(**turns, **calls)

@@ -1,4 +1,7 @@
-"""ASGI entry point: Channels routes streaming endpoints; everything else is Django."""
+"""ASGI entry point: Channels routes streaming endpoints; everything else is Django.
+
+With SERVE_STATIC_FILES (dev, tests) /static/ is served here too; production's proxy serves it.
+"""
 
 import os
 
@@ -10,6 +13,8 @@ django_asgi_app = get_asgi_application()  # sets Django up before the routes imp
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from agents.consumers import ChatStreamConsumer  # noqa: E402
@@ -27,3 +32,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+if settings.SERVE_STATIC_FILES:
+    application = ASGIStaticFilesHandler(application)

@@ -1,15 +1,24 @@
-"""Top-level routes: admin, the versioned API, its schema, operations and metrics."""
+"""Top-level routes: the pages, admin, the versioned API, its schema, operations, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as account_views
+from agents import views as agent_views
 from agentsite import metrics
+from agentsite.dashboard import dashboard
 from agentsite.ops import api as ops_api
+from agentsite.pages import strict_csp
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", strict_csp(TemplateView.as_view(template_name="home.html")), name="home"),
+    path("signup", account_views.signup, name="signup"),
+    path("login", account_views.log_in, name="login"),
+    path("logout", account_views.log_out, name="logout"),
+    path("chat", agent_views.chat, name="chat"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("accounts.urls")),
     path("api/v1/", include("agents.urls")),

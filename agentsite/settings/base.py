@@ -263,8 +263,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The ASGI app serves /static/ itself (dev and tests); production leaves it to the proxy.
+SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=False)
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat"
+LOGOUT_REDIRECT_URL = "home"
 CSRF_FAILURE_VIEW = "agentsite.errors.csrf_failure"
 
 # --- Observability ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from .base import BASE_DIR, database_settings, env, redis_settings
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="") or dev_secret_key(BASE_DIR / ".data" / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=True)
 
 DATABASES = {
     "default": database_settings(env("DATABASE_URL", default=embedded.database_url("dev")))

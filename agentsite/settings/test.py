@@ -14,6 +14,8 @@ DATABASES = {
 }
 globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("test"))))
 
+SERVE_STATIC_FILES = True  # browser tests load the pages' CSS and JS from the live server
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 # Tests that check limits set their own.
 RATE_LIMITS = {**RATE_LIMITS, "user": env("RATE_LIMIT_USER", default="10000/m")}

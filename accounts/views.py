@@ -1,0 +1,63 @@
+"""Sign-up, log-in and log-out pages: Django session auth for the browser.
+
+The chat page then calls the API with the session cookie and the CSRF token. Attempts count
+against the same per-IP limits as the API's register and token endpoints.
+"""
+
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import ValidationError
+
+from accounts import services
+from accounts.forms import EmailAuthenticationForm, SignUpForm
+from agentsite.pages import strict_csp
+from agentsite.ratelimit import RateLimitThrottle, RegisterRateThrottle, TokenRateThrottle
+
+TOO_MANY_ATTEMPTS = "Too many attempts from your network. Please wait a few minutes and retry."
+
+
+def _over_limit(request, throttle: type[RateLimitThrottle]) -> bool:
+    return request.method == "POST" and not throttle().allow_request(request, None)
+
+
+@strict_csp
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("chat")
+    if _over_limit(request, RegisterRateThrottle):
+        context = {"form": SignUpForm(), "refusal": TOO_MANY_ATTEMPTS}
+        return render(request, "accounts/signup.html", context, status=429)
+    form = SignUpForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            user = services.register_user(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                display_name=form.cleaned_data["display_name"],
+            )
+        except ValidationError as exc:  # lost a race for the same email
+            for field, messages in exc.detail.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            login(request, user)
+            return redirect("chat")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if _over_limit(request, TokenRateThrottle):
+            context = self.get_context_data(form=self.get_form_class()(request))
+            return self.render_to_response({**context, "refusal": TOO_MANY_ATTEMPTS}, status=429)
+        return super().post(request, *args, **kwargs)
+
+
+log_in = strict_csp(LoginView.as_view())
+log_out = auth_views.LogoutView.as_view()  # POST only, then LOGOUT_REDIRECT_URL

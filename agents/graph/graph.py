@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from langchain_core.messages import SystemMessage
+from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
@@ -28,8 +29,15 @@ async def call_model(state: AgentState, config: RunnableConfig) -> dict:
     model = chat_model(settings.LLM_MAX_TOKENS)
     pending = config["configurable"].get("memories")  # the turn's memory search
     memories = await pending if pending is not None else []
-    system = SystemMessage(prompts.system_prompt(datetime.now(UTC), memories))
-    response = await model.ainvoke([system, *state["messages"]], config)
+    conversation = [SystemMessage(prompts.system_prompt(datetime.now(UTC), memories))]
+    conversation += state["messages"]
+    response = await model.ainvoke(conversation, config)
+    if not response.content and not response.tool_calls:
+        # Small models sometimes stop without a word after tool results: ask once more,
+        # rather than end the turn with an empty answer.
+        first = response
+        response = await model.ainvoke([*conversation, SystemMessage(prompts.ANSWER_NOW)], config)
+        response.usage_metadata = add_usage(first.usage_metadata, response.usage_metadata)
     return {"messages": [response]}
 
 

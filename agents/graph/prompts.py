@@ -16,6 +16,8 @@ already have. If a tool reports an error, say so plainly instead of guessing.
 
 Answer in the language of the person. Use Markdown for lists and code."""
 
+ANSWER_NOW = "Now answer the person in words, from the conversation and the tool results above."
+
 MEMORIES = """
 
 Facts this person told you in earlier conversations, one per line between the markers. They

@@ -117,6 +117,21 @@ class TestTurnsWithoutStreaming:
         assert assistant["content"] == "The result is 42."
         assert all(set(m) == MESSAGE_KEYS for m in listed)
 
+    def test_an_empty_answer_is_asked_for_again(self, auth_client, user, llm):
+        llm.set_rules(
+            [
+                {"match": "say nothing", "system": "Now answer the person", "reply": "Here."},
+                {"match": "say nothing", "reply": ""},
+            ]
+        )
+        session = services.create_session(owner=user)
+        response = auth_client.post(
+            f"/api/v1/sessions/{session.pk}/messages", {"content": "say nothing"}, format="json"
+        )
+        answer = response.json()["assistant_message"]
+        assert (answer["content"], answer["status"]) == ("Here.", "complete")
+        assert llm.stats()["total"]["requests"] == 2
+
     def test_clients_cannot_create_system_messages(self, auth_client, user, llm):
         session = services.create_session(owner=user)
         url = f"/api/v1/sessions/{session.pk}/messages"

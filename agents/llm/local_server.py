@@ -1014,11 +1014,17 @@ class LocalServer:
                 "completion_tokens",
                 "retries",
                 "repeated_calls_refused",
+                "preempted",
             ),
             0,
         )
         self.busy = False
         self.waiting = 0
+        # A streamed request is someone waiting for words; a plain one is background work
+        # (titles, memory, judges). Streamed requests go first and stop a running plain one.
+        self.streams_waiting = 0
+        self._running_background: threading.Event | None = None
+        self._preempted: set[threading.Event] = set()
         self._inflight: asyncio.Future[Any] | None = None
         self._routes = {
             "/v1/chat/completions": {"POST": self._chat},
@@ -1156,6 +1162,26 @@ class LocalServer:
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
         await proto.send_json(send, 200, {"status": "ok", **self.stats()})
 
+    async def _take_model(self, lock: asyncio.Lock, watcher, *, streamed: bool) -> bool:
+        """`_acquire`, with streamed requests first: one arriving stops a running plain request
+        (it gets a 503 with Retry-After), and a plain request yields while any stream waits."""
+        if not streamed:
+            while await self._acquire(lock, watcher):
+                if not self.streams_waiting:
+                    return True
+                lock.release()
+                await asyncio.sleep(0)  # to the back of the queue, behind the streams
+            return False
+        self.streams_waiting += 1
+        try:
+            running = self._running_background
+            if running is not None and not running.is_set():
+                self._preempted.add(running)
+                running.set()
+            return await self._acquire(lock, watcher)
+        finally:
+            self.streams_waiting -= 1
+
     async def _acquire(self, lock: asyncio.Lock, watcher: asyncio.Future[None]) -> bool:
         """Wait for the model (FIFO); False when the client leaves first."""
         self.waiting += 1
@@ -1201,11 +1227,13 @@ class LocalServer:
         with self._stats_lock:
             self._active.add(cancel)
         try:
-            if not await self._acquire(lock, watcher):
+            if not await self._take_model(lock, watcher, streamed=req.stream):
                 self.count("disconnected")
                 return
             try:
                 self.busy = True
+                if not req.stream:
+                    self._running_background = cancel
                 turn = _Turn(self, req, params, cancel)
                 await turn.prepare()
                 if req.stream:
@@ -1213,7 +1241,18 @@ class LocalServer:
                 else:
                     result = await self._complete(send, req, turn)
             finally:
+                self._running_background = None
                 self._release(lock)
+            if cancel in self._preempted:
+                self._preempted.discard(cancel)
+                self.count("preempted")
+                raise proto.OpenAIError(
+                    503,
+                    "The local model stopped this request to answer a chat; retry shortly.",
+                    type="server_error",
+                    code="preempted",
+                    headers=[("Retry-After", "5")],
+                )
             self.count("prompt_tokens", result.usage.prompt_tokens)
             self.count("completion_tokens", result.usage.completion_tokens)
             self.count("disconnected" if result.cancelled else "completed")

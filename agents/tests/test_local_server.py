@@ -513,6 +513,30 @@ def test_scripted_requests_run_one_at_a_time():
     assert backend.max_running == 1
 
 
+def test_scripted_a_chat_stream_stops_background_work_and_goes_first():
+    """Titles, memory and judges send plain requests; a person's chat is streamed. A stream
+    arriving stops the plain request (503, Retry-After: the ring and Celery retry it later),
+    and a plain request waiting behind the stream lets it go first."""
+    slow_background = "word " * 200
+    backend, server = _scripted(slow_background, "for the person", "later work", delay=0.01)
+    with (
+        server as srv,
+        httpx.Client(base_url=srv.base_url, timeout=30) as client,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        background = pool.submit(_post, client, messages=QUESTION)
+        while not backend.running:
+            time.sleep(0.01)
+        waiting = pool.submit(_post, client, messages=QUESTION)
+        streamed = _stream(client, messages=QUESTION)
+        refused, served_after = background.result(), waiting.result()
+    assert streamed["content"] == "for the person"
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert refused.json()["error"]["code"] == "preempted"
+    assert _message(served_after)["content"] == "later work"
+
+
 def test_scripted_errors_are_openai_json():
     _, server = _scripted()
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:

@@ -669,20 +669,27 @@ class LlamaBackend:
                 return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
 
-    def _prime(self, tokens: list[int]) -> None:
+    def _prime(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Have every prompt token but the last in the KV cache (reusing the cached prefix), so
         that llama then evaluates the last one alone. The first sampled token then comes from
         the same computation whether the prompt was cached or not: llama.cpp's batched and
         single-token kernels differ in the last bits, which flips near-ties at temperature 0
-        (the same request would otherwise answer "colours" cold and "colors" warm)."""
+        (the same request would otherwise answer "colours" cold and "colors" warm).
+
+        Evaluated one batch at a time (the batches llama's own eval would make), so that a
+        long prompt can be stopped between batches: False when ``cancel`` was set."""
         llama = self.llama
         head = tokens[:-1]
         if not head:
-            return
+            return True
         cached = llama.longest_token_prefix(llama._input_ids.tolist(), head)
         if cached < len(head):
             llama.n_tokens = cached  # eval() drops the cache after n_tokens first
-            llama.eval(head[cached:])
+            for start in range(cached, len(head), llama.n_batch):
+                if cancel.is_set():
+                    return False
+                llama.eval(head[start : start + llama.n_batch])
+        return True
 
     def generate(
         self,
@@ -695,7 +702,8 @@ class LlamaBackend:
         ``cancel`` is set (checked at every token)."""
         from llama_cpp import StoppingCriteriaList
 
-        self._prime(tokens)
+        if not self._prime(tokens, cancel):
+            return GenResult("stop", 0, True)
         prompt_len = len(tokens)
         sampled = 0
 

@@ -11,6 +11,7 @@ Run: ``.venv/bin/python -m pytest agents/tests/test_local_server.py -q``
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -660,6 +661,26 @@ def test_after_the_result_the_model_answers_in_text(llm_client):
     assert msg["content"].strip()
     assert "391" in msg["content"]
     assert len(messages) > 1  # at least one call was made first
+
+
+def test_a_long_prompt_can_be_stopped_between_batches(local_llm, monkeypatch):
+    """A chat stream preempting background work must not wait for a long prompt's whole
+    evaluation: it stops after the batch under way."""
+    backend = local_llm.app.backend
+    llama, cancel, batches = backend.llama, threading.Event(), []
+    evaluate = llama.eval
+
+    def evaluate_then_cancel(batch):
+        batches.append(len(batch))
+        evaluate(batch)
+        cancel.set()  # as a stream arriving now would
+
+    monkeypatch.setattr(llama, "eval", evaluate_then_cancel)
+    tokens = backend.tokenize(" ".join(f"fact {n}." for n in range(400)))
+    assert len(tokens) > 2 * llama.n_batch
+    result = backend.generate(tokens, GenParams(max_tokens=5), cancel, lambda piece: None)
+    assert (result.cancelled, result.completion_tokens) == (True, 0)
+    assert batches == [llama.n_batch]
 
 
 def test_disconnect_mid_stream_frees_the_model(local_llm, llm_client):

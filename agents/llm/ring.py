@@ -353,10 +353,15 @@ class _RingRun:
         with contextlib.suppress(RuntimeError):  # no enclosing run: nobody is listening
             await adispatch_custom_event(FALLBACK_EVENT, data)
 
+    def _breaker_key(self, endpoint) -> str:
+        """One breaker per model and purpose: background work timing out on long prompts
+        (memory, judges) must not cut the chat off from a model that answers chats."""
+        return f"{endpoint.name}/{self.purpose}"
+
     # The breaker fails open: if Redis is unreachable, models are tried as if closed.
     async def _allow(self, endpoint) -> BreakerState:
         try:
-            state = await self.breaker.aallow(endpoint.name)
+            state = await self.breaker.aallow(self._breaker_key(endpoint))
         except redis.RedisError:
             logger.warning("breaker store unreachable; trying %s anyway", endpoint.name)
             return BreakerState.CLOSED
@@ -367,17 +372,18 @@ class _RingRun:
         """Count the failure; True when it opened the breaker."""
         self.failed_models.add(endpoint.name)
         try:
-            opened = await self.breaker.arecord_failure(endpoint.name) is BreakerState.OPEN
+            opened = await self.breaker.arecord_failure(self._breaker_key(endpoint))
+            opened = opened is BreakerState.OPEN
         except redis.RedisError:
             return False
         if opened:
             metrics.breaker_state.labels(endpoint.name).set(1)
-            logger.warning("circuit breaker open for %s", endpoint.name)
+            logger.warning("circuit breaker open for %s", self._breaker_key(endpoint))
         return opened
 
     async def _record_success(self, endpoint) -> None:
         try:
-            await self.breaker.arecord_success(endpoint.name)
+            await self.breaker.arecord_success(self._breaker_key(endpoint))
         except redis.RedisError:
             return
         metrics.breaker_state.labels(endpoint.name).set(0)

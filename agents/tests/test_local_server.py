@@ -806,7 +806,7 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
     settings.LLM_POLICY = {**settings.LLM_POLICY, "budget": 180.0, "request_timeout": 180.0}
     settings.LLM_MAX_TOKENS = 64
     ring.ring_config.cache_clear()
-    ring.breaker().reset("qwen-test")
+    ring.breaker().reset("qwen-test/chat")
     agent = build_graph()  # no checkpointer: one turn
     result = asyncio.run(
         agent.ainvoke(

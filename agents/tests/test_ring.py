@@ -221,6 +221,16 @@ class TestBreaker:
         ask()
         assert requests_to(llm, PRIMARY) == 4
 
+    def test_background_failures_leave_the_chat_breaker_closed(self, llm):
+        llm.set_faults(PRIMARY, {"kind": "status_500"})
+        memory = ModelRing(purpose="memory").invoke([HumanMessage("facts")])
+        assert memory.response_metadata["model_name"] == FALLBACK  # its breaker opened
+        assert requests_to(llm, PRIMARY) == 3
+        asyncio.run(ModelRing(purpose="memory").ainvoke([HumanMessage("facts")]))
+        assert requests_to(llm, PRIMARY) == 3  # skipped for memory
+        ask()  # the chat still tries the primary
+        assert requests_to(llm, PRIMARY) == 6
+
     def test_state_is_shared_through_redis(self, llm):
         """A second ring object (another process in production) sees the open breaker."""
         llm.set_faults(PRIMARY, {"kind": "status_500"})

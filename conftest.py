@@ -67,6 +67,36 @@ def user(make_user):
 
 
 @pytest.fixture
+def staff_client(client, make_user):
+    """Django's test client, signed in as a staff superuser (admin pages)."""
+    client.force_login(make_user(email="staff@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def make_llm_call(db):
+    """Factory of LLMCall rows: an OK gpt-4o call now unless fields say otherwise."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from agents.models import LLMCall
+
+    def make(**fields):
+        defaults = {
+            "created_at": datetime.now(UTC),
+            "model": "gpt-4o",
+            "endpoint": "https://api.openai.com/v1",
+            "attempt": 1,
+            "status": "ok",
+            "latency_ms": 120,
+            "ring_request_id": uuid.uuid4(),
+        }
+        return LLMCall.objects.create(**{**defaults, **fields})
+
+    return make
+
+
+@pytest.fixture
 def auth_client(api_client, user):
     """An API client signed in as `user` with a JWT access token."""
     from rest_framework_simplejwt.tokens import RefreshToken

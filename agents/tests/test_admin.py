@@ -1,37 +1,15 @@
 """Staff can list, filter and search LLM calls; nobody can edit them."""
 
-import uuid
-from datetime import UTC, datetime
-
 import pytest
 
-from agents.models import LLMCall, Message
+from agents.models import Message
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user(email="staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
-def make_call(**fields):
-    defaults = {
-        "created_at": datetime.now(UTC),
-        "model": "gpt-4o",
-        "endpoint": "https://api.openai.com/v1",
-        "attempt": 1,
-        "status": "ok",
-        "latency_ms": 120,
-        "ring_request_id": uuid.uuid4(),
-    }
-    return LLMCall.objects.create(**{**defaults, **fields})
-
-
-def test_list_filters_and_search(staff_client):
-    make_call(request_id="req-one")
-    make_call(model="gpt-4o-mini", fallback_from="gpt-4o", attempt=4, request_id="req-two")
+def test_list_filters_and_search(staff_client, make_llm_call):
+    make_llm_call(request_id="req-one")
+    make_llm_call(model="gpt-4o-mini", fallback_from="gpt-4o", attempt=4, request_id="req-two")
     page = staff_client.get("/admin/agents/llmcall/")
     assert page.status_code == 200
     assert b"gpt-4o-mini" in page.content
@@ -41,8 +19,8 @@ def test_list_filters_and_search(staff_client):
     assert found.context["cl"].result_count == 1
 
 
-def test_calls_are_read_only(staff_client):
-    call = make_call()
+def test_calls_are_read_only(staff_client, make_llm_call):
+    call = make_llm_call()
     assert staff_client.get("/admin/agents/llmcall/add/").status_code == 403
     response = staff_client.post(f"/admin/agents/llmcall/{call.pk}/change/", {"model": "x"})
     assert response.status_code == 403

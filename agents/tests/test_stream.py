@@ -4,7 +4,6 @@ Tests write users and sessions the server must see, so they commit (transaction=
 """
 
 import threading
-import time
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from agents.llm.clients import background_loop
 from agents.llm.simulator import SimulatorConfig, echo_reply, running_simulator
 from agents.models import LLMCall, Message
 from agents.sse import decode
+from agentsite.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,15 +51,6 @@ def names(events):
         if name != "ping" and not (name == "token" and shape[-1:] == ["token"]):
             shape.append(name)
     return shape
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class TestStream:

@@ -1,14 +1,14 @@
 """The staff dashboard: today's figures from the selectors, staff only, linked from the index."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 
 from agents import services
-from agents.models import LLMCall, Message
+from agents.models import Message
 from agents.selectors import usage_since
 from agentsite.dashboard import start_of_today
 from evaluation.models import EvaluationScore
@@ -17,35 +17,18 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user(email="staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
-def make_call(ring_request_id, **fields):
-    defaults = {
-        "created_at": datetime.now(UTC),
-        "model": "gpt-4o",
-        "endpoint": "https://api.openai.com/v1",
-        "attempt": 1,
-        "status": "ok",
-        "latency_ms": 120,
-        "ring_request_id": ring_request_id,
-    }
-    return LLMCall.objects.create(**{**defaults, **fields})
-
-
-@pytest.fixture
-def today_and_yesterday(user):
+def today_and_yesterday(user, make_llm_call):
     session = services.create_session(owner=user)
     for status in ("complete", "complete", "interrupted", "failed"):
         Message.objects.create(session=session, role="assistant", status=status)
     Message.objects.create(session=session, role="user", content="not a turn")
     plain, switched = uuid.uuid4(), uuid.uuid4()
-    make_call(plain, prompt_tokens=100, completion_tokens=20, cost_usd=Decimal("0.0045"))
-    make_call(switched, status="error", error_reason="server_error")
-    make_call(
-        switched,
+    make_llm_call(
+        ring_request_id=plain, prompt_tokens=100, completion_tokens=20, cost_usd=Decimal("0.0045")
+    )
+    make_llm_call(ring_request_id=switched, status="error", error_reason="server_error")
+    make_llm_call(
+        ring_request_id=switched,
         model="gpt-4o-mini",
         attempt=2,
         fallback_from="gpt-4o",
@@ -53,7 +36,7 @@ def today_and_yesterday(user):
         completion_tokens=30,
         cost_usd=Decimal("0.0003"),
     )
-    make_call(uuid.uuid4(), created_at=start_of_today() - timedelta(seconds=1), prompt_tokens=999)
+    make_llm_call(created_at=start_of_today() - timedelta(seconds=1), prompt_tokens=999)
 
 
 def test_usage_figures_count_only_today(today_and_yesterday):

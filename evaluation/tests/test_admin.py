@@ -12,12 +12,6 @@ from evaluation.models import EvaluationScore
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user(email="admin@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def score(answer, metric, value, passed, **fields):
     defaults = {
         "rubric_version": 1,

@@ -1,6 +1,5 @@
 """What browser tests do on the pages: log in, send, wait for an answer, take screenshots."""
 
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -45,12 +44,3 @@ def wait_until_answered(page):
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name))
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -11,10 +11,10 @@ from agents.tests.browser.helpers import (
     log_in,
     screenshot,
     send,
-    wait_for,
     wait_until_answered,
     wait_until_ready,
 )
+from agentsite.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

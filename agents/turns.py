@@ -262,9 +262,10 @@ class ChatTurn:
         if status != Message.Status.COMPLETE and progress.text:
             await self._remember_partial_answer()
         if status == Message.Status.COMPLETE:
-            await sync_to_async(_queue_memory, thread_sensitive=False)(self.user_message.pk)
-        if status == Message.Status.COMPLETE and not self.session.title:
-            await sync_to_async(_queue_title, thread_sensitive=False)(self.session.pk)
+            untitled = None if self.session.title else self.session.pk
+            await sync_to_async(_queue_follow_up, thread_sensitive=False)(
+                self.user_message.pk, untitled
+            )
 
     def _memories_given(self) -> list[str]:
         """The memories the agent was shown, if the search finished (it never raises)."""
@@ -305,16 +306,15 @@ class ChatTurn:
         }
 
 
-def _queue_title(session_id) -> None:
+def _queue_follow_up(user_message_id, untitled_session_id) -> None:
+    """After a complete turn, in one worker-thread hop: learn from the person's words, and
+    title a session that has no title yet."""
     from agents.tasks import generate_session_title
-
-    generate_session_title.delay(str(session_id))
-
-
-def _queue_memory(user_message_id) -> None:
     from memory.tasks import remember_message
 
     remember_message.delay(str(user_message_id))
+    if untitled_session_id is not None:
+        generate_session_title.delay(str(untitled_session_id))
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from agents.llm.ring import (
     LLMUnavailableError,
     ModelRing,
 )
-from agents.llm.simulator import SimulatorConfig, echo_reply, running_simulator
+from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
 from agents.models import LLMCall
 
 PRIMARY, FALLBACK = "sim-primary", "sim-fallback"

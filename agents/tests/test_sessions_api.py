@@ -8,7 +8,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from agents import services
 from agents.checkpoints import agent_graph
 from agents.llm.clients import background_loop
-from agents.llm.simulator import echo_reply
+from devtools.llmservers.simulator.app import echo_reply
 from agents.models import ChatSession, Message
 from agents.tasks import generate_session_title
 

@@ -12,10 +12,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import checkpoints, services
 from agents.llm.clients import background_loop
-from agents.llm.simulator import SimulatorConfig, echo_reply, running_simulator
+from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
 from agents.models import LLMCall, Message
 from agents.sse import decode
-from agentsite.testing import wait_for
+from devtools.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

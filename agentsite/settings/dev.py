@@ -1,11 +1,13 @@
 """Development: embedded Postgres and Valkey unless DATABASE_URL / REDIS_URL say otherwise."""
 
-from agentsite import embedded
-from agentsite.secret import dev_secret_key
+from devtools.stack import embedded
+from devtools.secret import dev_secret_key
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_settings, env, redis_settings
+from .base import BASE_DIR, INSTALLED_APPS, database_settings, env, redis_settings
 
+# Dev tooling (embedded stack, LLM servers, benchmarks, their commands): never in prod.
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="") or dev_secret_key(BASE_DIR / ".data" / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])

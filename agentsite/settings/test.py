@@ -1,10 +1,12 @@
 """Tests: the embedded stack on its own ports, so `make test` runs beside `make dev`."""
 
-from agentsite import embedded
+from devtools.stack import embedded
 
 from .base import *  # noqa: F403
-from .base import LLM_POLICY, RATE_LIMITS, database_settings, env, redis_settings
+from .base import INSTALLED_APPS, LLM_POLICY, RATE_LIMITS, database_settings, env, redis_settings
 
+# Dev tooling (embedded stack, LLM servers, benchmarks, their commands): never in prod.
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-that-is-long-enough-for-hs256-signing-0123456789"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

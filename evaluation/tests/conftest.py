@@ -4,7 +4,7 @@ labels, and a Celery worker on the test broker."""
 import pytest
 
 from agentsite.celery import app as celery_app
-from evaluation import labelled
+from devtools.benchmarks import labelled
 from evaluation.tests.workers import WorkerProcess
 
 

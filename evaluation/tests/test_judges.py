@@ -14,7 +14,7 @@ from evaluation.judges import (
     MalformedJudgeAnswer,
     parse_answer,
 )
-from evaluation.labelled import spread
+from devtools.benchmarks.labelled import spread
 from evaluation.models import EvaluationScore
 
 

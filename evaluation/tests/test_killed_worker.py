@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from agents.llm.simulator import SimulatorConfig, running_simulator
+from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
 from agentsite.celery import app as celery_app
-from evaluation import labelled, services
+from devtools.benchmarks import labelled
+from evaluation import services
 from evaluation.judges import METRICS
 from evaluation.models import EvaluationRun, EvaluationScore
 from evaluation.tasks import start_evaluation_run

@@ -3,7 +3,7 @@
 import pytest
 from django.core.cache import cache
 
-from agents.llm.simulator import echo_reply
+from devtools.llmservers.simulator.app import echo_reply
 from agents.models import ChatSession, Message
 from agents.tests.browser.helpers import (
     PASSWORD,
@@ -14,7 +14,7 @@ from agents.tests.browser.helpers import (
     wait_until_answered,
     wait_until_ready,
 )
-from agentsite.testing import wait_for
+from devtools.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

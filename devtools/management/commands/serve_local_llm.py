@@ -1,7 +1,7 @@
 """``manage.py serve_local_llm``: serve the embedded local model (a thin wrapper over the module).
 
-Same arguments as ``python -m agents.llm.local_server`` (both come from
-:func:`agents.llm.local_server.add_arguments`), e.g.::
+Same arguments as ``python -m devtools.llmservers.local.server`` (both come from
+:func:`devtools.llmservers.local.server.add_arguments`), e.g.::
 
     python manage.py serve_local_llm --port 8800
     python manage.py serve_local_llm --spec qwen2.5-coder-0.5b --n-ctx 4096
@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.llm import local_server
-from agents.llm.local_model import LocalModelError
+from devtools.llmservers.local import server as local_server
+from devtools.llmservers.local.weights import LocalModelError
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
-"""`manage.py stack start|stop|status`: the embedded Postgres + Valkey (see agentsite.embedded)."""
+"""`manage.py stack start|stop|status`: the embedded Postgres + Valkey (see devtools.stack.embedded)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agentsite import embedded
+from devtools.stack import embedded
 
 
 class Command(BaseCommand):

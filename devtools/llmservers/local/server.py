@@ -1,8 +1,8 @@
 """Our OpenAI-compatible server for the embedded local model (llama.cpp through llama-cpp-python).
 
 A plain ASGI application (no framework) served by uvicorn, written like the LLM simulator
-(:mod:`agents.llm.simulator`) and sharing its wire format (:mod:`agents.llm.openai_protocol`). It
-needs no Django: ``python -m agents.llm.local_server --port 8800`` runs it; ``manage.py
+(:mod:`devtools.llmservers.simulator.app`) and sharing its wire format (:mod:`devtools.llmservers.protocol`). It
+needs no Django: ``python -m devtools.llmservers.local.server --port 8800`` runs it; ``manage.py
 serve_local_llm`` is a thin wrapper with the same arguments (:func:`add_arguments`). In tests::
 
     with running_local_server(local_model_path(TEST_SPEC), model_name="qwen-test") as srv:
@@ -101,8 +101,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.llm import openai_protocol as proto
-from agents.llm.local_model import (
+from devtools.llmservers import protocol as proto
+from devtools.llmservers.local.weights import (
     DEFAULT_SPEC,
     QWEN25_CODER_0_5B,
     QWEN25_CODER_1_5B,
@@ -111,7 +111,7 @@ from agents.llm.local_model import (
     load_llama,
     local_model_path,
 )
-from agents.llm.openai_protocol import (
+from devtools.llmservers.protocol import (
     JSON,
     ChatRequest,
     ChunkEncoder,
@@ -122,7 +122,7 @@ from agents.llm.openai_protocol import (
     ToolCall,
     Usage,
 )
-from agents.llm.serving import ThreadedServer, uvicorn_server
+from devtools.llmservers.serving import ThreadedServer, uvicorn_server
 
 if TYPE_CHECKING:  # pragma: no cover
     import llama_cpp
@@ -1436,7 +1436,7 @@ def run_from_options(options: Mapping[str, Any]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m agents.llm.local_server",
+        prog="python -m devtools.llmservers.local.server",
         description="OpenAI-compatible server for the embedded local model (llama.cpp).",
     )
     add_arguments(parser)

@@ -5,7 +5,7 @@ HTTP side with a scripted backend (retry, repeated-call refusal, prefills -- det
 model); and the REAL 0.5B test model (``local_model_path(TEST_SPEC)``) behind one module-scoped
 server, temperature 0 and small ``max_tokens``.
 
-Run: ``.venv/bin/python -m pytest agents/tests/test_local_server.py -q``
+Run: ``.venv/bin/python -m pytest devtools/tests/test_local_server.py -q``
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agents.llm import local_server as ls
-from agents.llm.local_server import (
+from devtools.llmservers.local import server as ls
+from devtools.llmservers.local.server import (
     REQUIRED_PREFILL,
     GenParams,
     GenResult,
@@ -32,8 +32,8 @@ from agents.llm.local_server import (
     template_messages,
     tool_results,
 )
-from agents.llm.openai_protocol import tool_call_key
-from agents.tests.tool_specs import CALCULATOR, CURRENT_TIME
+from devtools.llmservers.protocol import tool_call_key
+from devtools.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 NAMES = {"calculator", "current_time"}
 QUESTION = [{"role": "user", "content": "What is 17*23?"}]
@@ -277,7 +277,7 @@ def test_request_validation():
 
 
 def test_cli_parser_is_shared_with_the_management_command():
-    from agents.management.commands.serve_local_llm import Command
+    from devtools.management.commands.serve_local_llm import Command
 
     argv = ["--port", "8811", "--spec", "qwen2.5-coder-0.5b", "--n-ctx", "1024", "--n-threads", "1"]
     options = vars(ls.build_parser().parse_args(argv))
@@ -557,7 +557,7 @@ def test_scripted_errors_are_openai_json():
 
 @pytest.fixture(scope="module")
 def local_llm():
-    from agents.llm.local_model import TEST_SPEC, local_model_path
+    from devtools.llmservers.local.weights import TEST_SPEC, local_model_path
 
     with running_local_server(  # temperature 0 unless a test asks: repeatable answers
         local_model_path(TEST_SPEC), model_name="qwen-test", n_ctx=2048, default_temperature=0.0

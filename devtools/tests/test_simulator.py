@@ -1,6 +1,6 @@
 """The LLM simulator over real HTTP (httpx against ``running_simulator``); no Django needed.
 
-Run: ``.venv/bin/python -m pytest agents/tests/test_simulator.py -q -p no:django``
+Run: ``.venv/bin/python -m pytest devtools/tests/test_simulator.py -q -p no:django``
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agents.llm import openai_protocol as proto
-from agents.llm.simulator import (
+from devtools.llmservers import protocol as proto
+from devtools.llmservers.simulator.app import (
     JUDGE_REPLY,
     FaultSpec,
     SimulatorConfig,
@@ -32,7 +32,7 @@ from agents.llm.simulator import (
     running_simulator,
     split_pieces,
 )
-from agents.tests.tool_specs import CALCULATOR, CURRENT_TIME
+from devtools.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -613,7 +613,7 @@ def test_module_runs_without_django():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "agents.llm.simulator", "--port", str(port), "--models", "z"]
+    cmd = [sys.executable, "-m", "devtools.llmservers.simulator.app", "--port", str(port), "--models", "z"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -629,5 +629,5 @@ def test_module_runs_without_django():
     finally:
         proc.terminate()
         proc.wait(10)
-    check = "import sys, agents.llm.simulator; assert 'django' not in sys.modules"
+    check = "import sys, devtools.llmservers.simulator.app; assert 'django' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)

@@ -55,7 +55,7 @@ __all__ = [
     "read_gguf_metadata",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # parent of the ``agents`` package
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout (devtools/llmservers/local/)
 ENV_MODEL_PATH = "LOCAL_LLM_PATH"
 ENV_CACHE_DIR = "LOCAL_LLM_CACHE"
 _CHUNK = 8 * 1024 * 1024

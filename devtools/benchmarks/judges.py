@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from agents.llm.ring import LLMRequestError, LLMUnavailableError
 from evaluation.judges import RUBRICS, judge
-from evaluation.labelled import LabelledCase
+from devtools.benchmarks.labelled import LabelledCase
 
 
 @dataclass

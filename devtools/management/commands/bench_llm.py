@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from agents.benchmarks import local_model as local_model_bench
-from agents.benchmarks import ring_overhead
+from devtools.benchmarks import local_model as local_model_bench
+from devtools.benchmarks import ring_overhead
 
 
 class Command(BaseCommand):

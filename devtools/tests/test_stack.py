@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import redis
 
-from agentsite import embedded
-from agentsite.embedded import PortInUseError, ServerStartError, Stack, ValkeyServer
+from devtools.stack import embedded
+from devtools.stack.embedded import PortInUseError, ServerStartError, Stack, ValkeyServer
 
 AS_ROOT = os.geteuid() == 0
 
@@ -68,7 +68,7 @@ def stack():
 
 def test_profiles_have_their_own_folders():
     dev, test = Stack.for_profile("dev"), Stack.for_profile("test")
-    root = Path(embedded.__file__).resolve().parent.parent / ".data"
+    root = Path(embedded.__file__).resolve().parents[2] / ".data"
     assert dev.postgres.data_dir == root / "postgres"
     assert test.valkey.data_dir == root / "test" / "valkey"
     assert {dev.postgres.port, dev.valkey.port}.isdisjoint({test.postgres.port, test.valkey.port})

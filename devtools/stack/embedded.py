@@ -8,7 +8,7 @@ on 127.0.0.1 only and keeps its data, logs and generated password under the prof
 Postgres refuses to run as root, so as root it runs as the system user `agentsite`, which is
 given traverse rights on the folders it needs through ACLs (never by widening mode bits).
 
-    python -m agentsite.embedded start|stop|status [--profile dev|test]
+    python -m devtools.stack.embedded start|stop|status [--profile dev|test]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from urllib.parse import quote
 HOST = "127.0.0.1"
 DB_NAME = DB_USER = "agentsite"
 SERVICE_USER = "agentsite"  # system user that runs Postgres when we are root
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60  # seconds
 
 
@@ -615,7 +615,7 @@ def format_urls(urls: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m agentsite.embedded", description="Local Postgres + Valkey."
+        prog="python -m devtools.stack.embedded", description="Local Postgres + Valkey."
     )
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")

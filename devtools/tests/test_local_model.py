@@ -1,6 +1,6 @@
-"""Tests for agents.llm.local_model (no Django needed).
+"""Tests for devtools.llmservers.local.weights (no Django needed).
 
-Run: .venv/bin/python -m pytest agents/tests/test_local_model.py -q -p no:django
+Run: .venv/bin/python -m pytest devtools/tests/test_local_model.py -q -p no:django
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.llm import local_model as lm
+from devtools.llmservers.local import weights as lm
 
 # --- a tiny GGUF writer ---------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ def test_local_model_path_env(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("LOCAL_LLM_CACHE", str(tmp_path / "envcache"))
     assert lm.local_model_path(spec) == tmp_path / "envcache" / "fake.gguf"
     monkeypatch.delenv("LOCAL_LLM_CACHE")
-    assert lm.default_cache_dir() == Path(lm.__file__).resolve().parents[2] / ".data" / "models"
+    assert lm.default_cache_dir() == Path(lm.__file__).resolve().parents[3] / ".data" / "models"
 
 
 def test_real_specs_are_consistent():

@@ -1,6 +1,6 @@
 """The OpenAI HTTP wire format, shared by our OpenAI-compatible servers.
 
-Both the LLM simulator (``agents.llm.simulator``) and the local model server speak the OpenAI
+Both the LLM simulator (``devtools.llmservers.simulator.app``) and the local model server speak the OpenAI
 chat-completions / embeddings / models protocol. This module holds the protocol part only, with no
 knowledge of either server and no dependency beyond the standard library:
 

@@ -1,7 +1,7 @@
 """The LLM simulator: an OpenAI-compatible HTTP server of ours for tests and load tests.
 
 A plain ASGI application (no framework) served by uvicorn. It needs no Django:
-``python -m agents.llm.simulator --port 8800`` runs it; ``manage.py llm_simulator`` is a thin
+``python -m devtools.llmservers.simulator.app --port 8800`` runs it; ``manage.py llm_simulator`` is a thin
 wrapper with the same arguments (:func:`add_arguments`). In tests::
 
     with running_simulator(SimulatorConfig(reply_tokens=5)) as sim:
@@ -113,8 +113,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from agents.llm import openai_protocol as proto
-from agents.llm.openai_protocol import (
+from devtools.llmservers import protocol as proto
+from devtools.llmservers.protocol import (
     JSON,
     ChatRequest,
     ChunkEncoder,
@@ -125,7 +125,7 @@ from agents.llm.openai_protocol import (
     ToolCall,
     Usage,
 )
-from agents.llm.serving import ThreadedServer, uvicorn_server
+from devtools.llmservers.serving import ThreadedServer, uvicorn_server
 
 logger = logging.getLogger(__name__)
 
@@ -1432,7 +1432,7 @@ def config_from_options(options: Mapping[str, Any]) -> SimulatorConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m agents.llm.simulator",
+        prog="python -m devtools.llmservers.simulator.app",
         description="OpenAI-compatible LLM simulator for tests and load tests.",
     )
     add_arguments(parser)
@@ -1466,7 +1466,7 @@ def spawned_simulator(*cli_args: str, startup_timeout: float = 20.0) -> Iterator
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    command = [sys.executable, "-m", "agents.llm.simulator", "--port", str(port), *cli_args]
+    command = [sys.executable, "-m", "devtools.llmservers.simulator.app", "--port", str(port), *cli_args]
     process = subprocess.Popen(  # noqa: S603 (our own module)
         [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL
     )

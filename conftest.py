@@ -7,7 +7,6 @@ import pytest
 
 from devtools.stack import embedded
 
-
 def pytest_configure(config):
     """Start the embedded Postgres + Valkey on the test ports unless real URLs are given."""
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
@@ -23,7 +22,7 @@ def _close_pools_before_dropping_the_test_database(django_db_setup, django_db_bl
     from django.db import connections
 
     from agents.checkpoints import close_loop_agent
-    from agents.llm.clients import background_loop
+    from agentsite.loops import background_loop
     from memory import engine
 
     with django_db_blocker.unblock():

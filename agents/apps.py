@@ -8,6 +8,6 @@ class AgentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from agents.llm.ring import ring_config
+        from agents.llm import ring_config
 
         ring_config()  # a bad LLM_MODELS entry stops the start, naming the entry

@@ -6,7 +6,6 @@ connection settings are Django's own, read when the pool opens (tests switch dat
 """
 
 import asyncio
-import weakref
 
 from django.db import connections
 from psycopg.rows import dict_row
@@ -14,10 +13,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from agents.graph.graph import build_graph
 from agentsite import pg
+from agentsite.loops import loop_local, pop_loop_local
 
 POOL_MAX = 20
-
-_per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+LOOP_KEY = "agent-graph"
 
 
 class _LoopAgent:
@@ -45,11 +44,7 @@ class _LoopAgent:
 
 
 async def loop_agent() -> _LoopAgent:
-    loop = asyncio.get_running_loop()
-    agent = _per_loop.get(loop)
-    if agent is None:
-        agent = _per_loop[loop] = _LoopAgent()
-    return await agent.open()
+    return await loop_local(LOOP_KEY, _LoopAgent).open()
 
 
 async def agent_graph():
@@ -64,6 +59,6 @@ async def delete_thread(session_id) -> None:
 
 async def close_loop_agent() -> None:
     """Close this loop's pool (tests and shutdown)."""
-    agent = _per_loop.pop(asyncio.get_running_loop(), None)
+    agent = pop_loop_local(LOOP_KEY)
     if agent is not None and agent.opened:
         await agent.pool.close()

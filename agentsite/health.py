@@ -39,7 +39,7 @@ def redis_ok() -> bool:
 def llm_status() -> str:
     """ "ok" when every model endpoint lists its models, "degraded" when some do, else
     "unavailable". Informational: the ring falls back and fails gracefully on its own."""
-    from agents.llm.ring import ring_config
+    from agents.llm import ring_config
 
     endpoints = {(m.base_url, m.api_key) for m in ring_config().models}
     answering = sum(_lists_models(url, key) for url, key in endpoints)

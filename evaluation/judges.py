@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from agents.llm.ring import ModelRing, ring_config
+from agents.llm import ModelRing, ring_config
 from evaluation.models import Direction
 
 MAX_ATTEMPTS = 3

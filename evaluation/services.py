@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents.llm.ring import LLMRequestError, LLMUnavailableError
+from agents.llm import LLMRequestError, LLMUnavailableError
 from agents.models import Message
 from agentsite import tracing
 from evaluation import judges, selectors

@@ -18,7 +18,7 @@ from mem0.llms.base import LLMBase
 from mem0.utils.factory import EmbedderFactory, LlmFactory
 from psycopg_pool import ConnectionPool
 
-from agents.llm.ring import ModelRing
+from agents.llm import ModelRing
 from agentsite import pg
 from memory.embeddings import embedder
 

@@ -13,7 +13,7 @@ from mem0.configs.prompts import get_update_memory_messages
 from mem0.exceptions import LLMError as Mem0LLMError
 from mem0.memory.utils import extract_json, remove_code_blocks
 
-from agents.llm.ring import LLMUnavailableError
+from agents.llm import LLMUnavailableError
 from agents.models import Message
 from memory import engine, selectors
 from memory.models import Memory

@@ -12,7 +12,9 @@ fallbacks = Counter(
     ["from_model", "to_model", "reason"],
 )
 breaker_state = Gauge(
-    "llm_breaker_open", "1 while this process last saw the model's breaker open", ["model"]
+    "llm_breaker_open",
+    "1 while this process last saw the breaker of this model and purpose open",
+    ["model", "purpose"],
 )
 latency = Histogram(
     "llm_latency_seconds", "Duration of one LLM attempt", ["model"], buckets=LATENCY_BUCKETS

@@ -14,18 +14,15 @@ attempt never leaves half a tool call in the answer.
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import httpx
-import openai
 import redis
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -37,13 +34,14 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agents.llm import listener, metrics
 from agents.llm.breaker import BreakerState, CircuitBreaker
-from agents.llm.clients import ModelClient, background_loop, model_client
+from agents.llm.clients import model_client
 from agents.llm.config import ModelEndpoint, RingConfig, build_config
+from agents.llm.errors import LLMRequestError, LLMUnavailableError
 from agents.llm.failures import (
     Failure,
     StreamBroken,
@@ -52,6 +50,8 @@ from agents.llm.failures import (
     classify,
 )
 from agents.llm.recorder import Attempt, recorder
+from agents.llm.streaming import collect, streamed, whole
+from agentsite.loops import background_loop
 
 logger = logging.getLogger(__name__)
 
@@ -61,22 +61,6 @@ CONTINUE_PROMPT = (
     "Your previous answer was cut off. Continue it exactly where it stopped, "
     "without repeating anything already written."
 )
-
-
-class LLMUnavailableError(Exception):
-    """No model of the ring could answer within the budget. The message is safe to show."""
-
-    def __init__(self, detail: str, last_reason: str = ""):
-        super().__init__(detail)
-        self.last_reason = last_reason
-
-
-class LLMRequestError(Exception):
-    """The request itself was refused (too long, malformed): no model would do better."""
-
-    def __init__(self, detail: str, reason: str):
-        super().__init__(detail)
-        self.reason = reason
 
 
 @lru_cache(maxsize=1)
@@ -146,7 +130,7 @@ class ModelRing(BaseChatModel):
         response per attempt (far cheaper to parse). Either way, one message comes back."""
         run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
         streaming = run.listener is not None
-        return await _collect(run.stream(messages, stop, kwargs, streaming=streaming))
+        return await collect(run.stream(messages, stop, kwargs, streaming=streaming))
 
     def _generate(
         self,
@@ -266,7 +250,7 @@ class _RingRun:
         finish_reason = None
         pieces = 0
         client = model_client(endpoint, self.policy)
-        call = _streamed if streaming else _whole
+        call = streamed if streaming else whole
         stream = call(client, messages, stop=stop, timeout=self._http_timeout(streaming), **kwargs)
         try:
             # A silent model is caught by the read timeout; the budget is checked per piece.
@@ -365,7 +349,7 @@ class _RingRun:
         except redis.RedisError:
             logger.warning("breaker store unreachable; trying %s anyway", endpoint.name)
             return BreakerState.CLOSED
-        metrics.breaker_state.labels(endpoint.name).set(1 if state is BreakerState.OPEN else 0)
+        self._show_breaker(endpoint, state is BreakerState.OPEN)
         return state
 
     async def _record_failure(self, endpoint) -> bool:
@@ -377,7 +361,7 @@ class _RingRun:
         except redis.RedisError:
             return False
         if opened:
-            metrics.breaker_state.labels(endpoint.name).set(1)
+            self._show_breaker(endpoint, True)
             logger.warning("circuit breaker open for %s", self._breaker_key(endpoint))
         return opened
 
@@ -386,114 +370,10 @@ class _RingRun:
             await self.breaker.arecord_success(self._breaker_key(endpoint))
         except redis.RedisError:
             return
-        metrics.breaker_state.labels(endpoint.name).set(0)
+        self._show_breaker(endpoint, False)
 
-
-@dataclass(slots=True)
-class _Piece:
-    """What one provider chunk adds: text, and rarely tool-call fragments, usage, an end."""
-
-    text: str = ""
-    tool_call_chunks: list = field(default_factory=list)
-    usage: dict | None = None
-    finish_reason: str | None = None
-
-
-async def _streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
-    """A streamed call: ChatOpenAI builds the payload, we do the HTTP and read the lines.
-
-    The SDK's request pipeline and per-chunk objects cost more CPU than everything else in a
-    chat turn, so the common chunk (text only) becomes a bare `_Piece`; anything else goes
-    through ChatOpenAI's own converter. Errors are the SDK's own exception classes.
-    """
-    chat = client.chat
-    payload = chat._get_request_payload(
-        messages, stop=stop, stream=True, stream_options={"include_usage": True}, **kwargs
-    )
-    headers = {"Authorization": f"Bearer {client.endpoint.api_key or 'not-needed'}"}
-    url = f"{client.endpoint.base_url}/chat/completions"
-    request = client.http.build_request("POST", url, json=payload, headers=headers, timeout=timeout)
-    response = await client.http.send(request, stream=True)
-    try:
-        if response.status_code >= 400:
-            await response.aread()
-            raise chat.root_async_client._make_status_error_from_response(response)
-        async for data in _sse_data(response):
-            if data == b"[DONE]":
-                return
-            chunk = json.loads(data)
-            if chunk.get("error"):
-                raise openai.APIError(
-                    str(chunk["error"].get("message", "error in stream")), request, body=chunk
-                )
-            yield _piece(chat, chunk)
-    finally:
-        await response.aclose()
-
-
-async def _sse_data(response) -> AsyncIterator[bytes]:
-    """The `data:` fields of a server-sent event stream, split from the bytes as they arrive
-    (httpx's text and line decoders cost more per token than the rest of the parsing)."""
-    pending = b""
-    async for received in response.aiter_bytes():
-        *lines, pending = (pending + received).split(b"\n")
-        for line in lines:
-            if line.startswith(b"data:"):
-                yield line[5:].strip()
-
-
-def _piece(chat, chunk: dict) -> _Piece:
-    choices = chunk.get("choices") or [{}]
-    delta = choices[0].get("delta") or {}
-    if not chunk.get("usage") and delta.keys() <= {"content", "role", "refusal"}:
-        return _Piece(
-            text=delta.get("content") or "", finish_reason=choices[0].get("finish_reason")
-        )
-    generation = chat._convert_chunk_to_generation_chunk(chunk, AIMessageChunk, {})
-    if generation is None:
-        return _Piece()
-    message = generation.message
-    return _Piece(
-        text=message.content if isinstance(message.content, str) else "",
-        tool_call_chunks=message.tool_call_chunks,
-        usage=message.usage_metadata,
-        finish_reason=(generation.generation_info or {}).get("finish_reason"),
-    )
-
-
-async def _whole(client: ModelClient, messages, **kwargs) -> AsyncIterator[_Piece]:
-    """A plain (non-streamed) response as a single piece, so both kinds share one pipeline."""
-    result = await client.chat._agenerate(messages, **kwargs)
-    message = result.generations[0].message
-    yield _Piece(
-        text=message.content if isinstance(message.content, str) else "",
-        tool_call_chunks=[
-            {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": n}
-            for n, call in enumerate(message.tool_calls)
-        ],
-        usage=message.usage_metadata,
-        finish_reason=(result.generations[0].generation_info or {}).get("finish_reason")
-        or message.response_metadata.get("finish_reason"),
-    )
-
-
-async def _collect(items: AsyncIterator[str | AIMessageChunk]) -> ChatResult:
-    """One message from a call: text joined once, tool calls and usage from the final chunk."""
-    parts: list[str] = []
-    final = None
-    async for item in items:
-        if isinstance(item, str):
-            parts.append(item)
-        else:
-            final = item
-    message = AIMessage(
-        content="".join(parts),
-        tool_calls=final.tool_calls,
-        invalid_tool_calls=final.invalid_tool_calls,
-        usage_metadata=final.usage_metadata,
-        response_metadata=final.response_metadata,
-    )
-    return ChatResult(generations=[ChatGeneration(message=message)])
+    def _show_breaker(self, endpoint, is_open: bool) -> None:
+        metrics.breaker_state.labels(endpoint.name, self.purpose).set(1 if is_open else 0)
 
 
 def _index_of(models: Sequence[ModelEndpoint], name: str | None) -> int:

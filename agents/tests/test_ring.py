@@ -19,8 +19,8 @@ from agents.llm.ring import (
     LLMUnavailableError,
     ModelRing,
 )
-from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
 from agents.models import LLMCall
+from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
 
 PRIMARY, FALLBACK = "sim-primary", "sim-fallback"
 

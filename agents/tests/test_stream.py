@@ -11,10 +11,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import checkpoints, services
-from agents.llm.clients import background_loop
-from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
 from agents.models import LLMCall, Message
 from agents.sse import decode
+from agentsite.loops import background_loop
+from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
 from devtools.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

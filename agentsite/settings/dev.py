@@ -1,7 +1,7 @@
 """Development: embedded Postgres and Valkey unless DATABASE_URL / REDIS_URL say otherwise."""
 
-from devtools.stack import embedded
 from devtools.secret import dev_secret_key
+from devtools.stack import embedded
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, INSTALLED_APPS, database_settings, env, redis_settings

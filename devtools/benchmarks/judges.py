@@ -5,7 +5,7 @@ a wrong answer for accuracy, a miss for recall when the case was a problem."""
 import time
 from dataclasses import dataclass, field
 
-from agents.llm.ring import LLMRequestError, LLMUnavailableError
+from agents.llm import LLMRequestError, LLMUnavailableError
 from evaluation.judges import RUBRICS, judge
 from devtools.benchmarks.labelled import LabelledCase
 

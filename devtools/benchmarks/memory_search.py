@@ -16,7 +16,7 @@ import numpy as np
 from django.db import connection
 
 from agents import checkpoints
-from agents.llm.clients import background_loop
+from agentsite.loops import background_loop
 from memory import engine, selectors
 from memory.embeddings import embedder
 

@@ -14,7 +14,7 @@ from langchain_openai import ChatOpenAI
 
 from agents.llm.clients import POOL_LIMITS
 from agents.llm.recorder import recorder
-from agents.llm.ring import ModelRing
+from agents.llm import ModelRing
 from devtools.llmservers.simulator.app import spawned_simulator
 
 

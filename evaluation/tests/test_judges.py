@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from devtools.benchmarks.labelled import spread
 from evaluation import services
 from evaluation.judges import (
     MAX_ANSWER_TOKENS,
@@ -14,7 +15,6 @@ from evaluation.judges import (
     MalformedJudgeAnswer,
     parse_answer,
 )
-from devtools.benchmarks.labelled import spread
 from evaluation.models import EvaluationScore
 
 

@@ -6,16 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
 from agentsite.celery import app as celery_app
 from devtools.benchmarks import labelled
+from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
 from evaluation import services
 from evaluation.judges import METRICS
 from evaluation.models import EvaluationRun, EvaluationScore
 from evaluation.tasks import start_evaluation_run
 from evaluation.tests.workers import WorkerProcess
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 MESSAGES = 8
 REDELIVERY = "evaluation.tests.redelivery_settings"

@@ -3,7 +3,6 @@
 import pytest
 from django.core.cache import cache
 
-from devtools.llmservers.simulator.app import echo_reply
 from agents.models import ChatSession, Message
 from agents.tests.browser.helpers import (
     PASSWORD,
@@ -14,9 +13,10 @@ from agents.tests.browser.helpers import (
     wait_until_answered,
     wait_until_ready,
 )
+from devtools.llmservers.simulator.app import echo_reply
 from devtools.testing import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ANSWER_LENGTH = "() => document.querySelector('.message.assistant:last-of-type .content')?.textContent.length ?? 0"  # noqa: E501
 

@@ -1,0 +1,119 @@
+"""One HTTP call to a model, as pieces: streamed (SSE lines read by us) or one whole answer.
+
+The SDK's request pipeline and per-chunk objects cost more CPU than everything else in a chat
+turn, so streamed calls send the request with our own httpx pool and parse the SSE lines
+themselves; ChatOpenAI still builds the payload and converts the rare chunk that is more than
+text. Errors are the SDK's own exception classes, so `failures.classify` reads them all alike.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import openai
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from agents.llm.clients import ModelClient
+
+
+@dataclass(slots=True)
+class Piece:
+    """What one provider chunk adds: text, and rarely tool-call fragments, usage, an end."""
+
+    text: str = ""
+    tool_call_chunks: list = field(default_factory=list)
+    usage: dict | None = None
+    finish_reason: str | None = None
+
+
+async def streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
+    """A streamed call: ChatOpenAI builds the payload, we do the HTTP and read the lines; the
+    common chunk (text only) becomes a bare `Piece`, anything else goes through ChatOpenAI's
+    own converter."""
+    chat = client.chat
+    payload = chat._get_request_payload(
+        messages, stop=stop, stream=True, stream_options={"include_usage": True}, **kwargs
+    )
+    headers = {"Authorization": f"Bearer {client.endpoint.api_key or 'not-needed'}"}
+    url = f"{client.endpoint.base_url}/chat/completions"
+    request = client.http.build_request("POST", url, json=payload, headers=headers, timeout=timeout)
+    response = await client.http.send(request, stream=True)
+    try:
+        if response.status_code >= 400:
+            await response.aread()
+            raise chat.root_async_client._make_status_error_from_response(response)
+        async for data in _sse_data(response):
+            if data == b"[DONE]":
+                return
+            chunk = json.loads(data)
+            if chunk.get("error"):
+                raise openai.APIError(
+                    str(chunk["error"].get("message", "error in stream")), request, body=chunk
+                )
+            yield _piece(chat, chunk)
+    finally:
+        await response.aclose()
+
+
+async def _sse_data(response) -> AsyncIterator[bytes]:
+    """The `data:` fields of a server-sent event stream, split from the bytes as they arrive
+    (httpx's text and line decoders cost more per token than the rest of the parsing)."""
+    pending = b""
+    async for received in response.aiter_bytes():
+        *lines, pending = (pending + received).split(b"\n")
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield line[5:].strip()
+
+
+def _piece(chat, chunk: dict) -> Piece:
+    choices = chunk.get("choices") or [{}]
+    delta = choices[0].get("delta") or {}
+    if not chunk.get("usage") and delta.keys() <= {"content", "role", "refusal"}:
+        return Piece(text=delta.get("content") or "", finish_reason=choices[0].get("finish_reason"))
+    generation = chat._convert_chunk_to_generation_chunk(chunk, AIMessageChunk, {})
+    if generation is None:
+        return Piece()
+    message = generation.message
+    return Piece(
+        text=message.content if isinstance(message.content, str) else "",
+        tool_call_chunks=message.tool_call_chunks,
+        usage=message.usage_metadata,
+        finish_reason=(generation.generation_info or {}).get("finish_reason"),
+    )
+
+
+async def whole(client: ModelClient, messages, **kwargs) -> AsyncIterator[Piece]:
+    """A plain (non-streamed) response as a single piece, so both kinds share one pipeline."""
+    result = await client.chat._agenerate(messages, **kwargs)
+    message = result.generations[0].message
+    yield Piece(
+        text=message.content if isinstance(message.content, str) else "",
+        tool_call_chunks=[
+            {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": n}
+            for n, call in enumerate(message.tool_calls)
+        ],
+        usage=message.usage_metadata,
+        finish_reason=(result.generations[0].generation_info or {}).get("finish_reason")
+        or message.response_metadata.get("finish_reason"),
+    )
+
+
+async def collect(items: AsyncIterator[str | AIMessageChunk]) -> ChatResult:
+    """One message from a call: text joined once, tool calls and usage from the final chunk."""
+    parts: list[str] = []
+    final = None
+    async for item in items:
+        if isinstance(item, str):
+            parts.append(item)
+        else:
+            final = item
+    message = AIMessage(
+        content="".join(parts),
+        tool_calls=final.tool_calls,
+        invalid_tool_calls=final.invalid_tool_calls,
+        usage_metadata=final.usage_metadata,
+        response_metadata=final.response_metadata,
+    )
+    return ChatResult(generations=[ChatGeneration(message=message)])

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import selectors, services
-from agents.llm.clients import background_loop
+from agents.admission import admit_turn
 from agents.serializers import (
     MessageCreateSerializer,
     MessageSerializer,
@@ -16,6 +16,7 @@ from agents.serializers import (
     TurnResultSerializer,
 )
 from agents.turns import ChatTurn
+from agentsite.loops import background_loop
 
 
 class SessionListApi(generics.ListAPIView):
@@ -67,20 +68,15 @@ class SessionMessagesApi(generics.ListAPIView):
 
     @extend_schema(request=MessageCreateSerializer, responses={201: TurnResultSerializer})
     def post(self, request, session_id):
-        """The same agent run as the stream, answered in one response."""
-        incoming = MessageCreateSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        turn = background_loop.run(
-            _run_to_end(request.user, session_id, incoming.validated_data["content"])
-        )
+        """The same admission and agent run as the stream, answered in one response."""
+        turn = admit_turn(request, session_id)
+        background_loop.run(_run_to_end(turn))
         turn.user_message.refresh_from_db()
         turn.answer.refresh_from_db()
         result = {"user_message": turn.user_message, "assistant_message": turn.answer}
         return Response(TurnResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
-async def _run_to_end(user, session_id, content) -> ChatTurn:
-    turn = await ChatTurn.begin(user, session_id, content)
+async def _run_to_end(turn: ChatTurn) -> None:
     async for _ in turn.events():
         pass
-    return turn

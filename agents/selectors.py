@@ -35,6 +35,16 @@ def messages_of(session: ChatSession) -> QuerySet[Message]:
     return session.messages.order_by("created_at", "role")
 
 
+def first_exchange(session_id) -> list[tuple[str, str]]:
+    """The session's first question and answer with text, as (role, text), oldest first."""
+    return list(
+        Message.objects.filter(session_id=session_id, role__in=["user", "assistant"])
+        .exclude(content="")
+        .order_by("created_at")
+        .values_list("role", "content")[:2]
+    )
+
+
 async def search_user_messages(user_id, query: str, *, limit: int) -> list[tuple]:
     """The person's own messages whose text contains every word of `query`, newest first."""
     words = [word for word in query.split() if len(word) > 1][:8]

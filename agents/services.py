@@ -1,12 +1,17 @@
-"""Writes for the chat: sessions, and the database side of a turn (run by agents/turns.py)."""
+"""Writes for the chat: sessions, the database side of a turn (run by agents/turns.py), the
+one-turn-per-session lock, and the work that follows a turn (title, memory)."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import quotas
-from agents import checkpoints, selectors
-from agents.llm.clients import background_loop
+from agents import checkpoints, selectors, titles
 from agents.models import ChatSession, Message
+from agentsite import aioredis
+from agentsite.loops import background_loop
+
+TURN_LOCK_PREFIX = "agentsite:turn-lock:"
 
 
 def create_session(*, owner, title: str = "") -> ChatSession:
@@ -30,6 +35,17 @@ def set_generated_title(session_id, title: str) -> bool:
     """Store a generated title unless the person named the session meanwhile (no race: the
     update only matches an untitled session)."""
     return bool(ChatSession.objects.filter(pk=session_id, title="").update(title=title[:200]))
+
+
+def title_session(session_id) -> str:
+    """Name an untitled session from its first exchange (nothing yet: no title)."""
+    exchange = selectors.first_exchange(session_id)
+    if not exchange:
+        return ""
+    title = titles.write_title(exchange)
+    if title:
+        set_generated_title(session_id, title)
+    return title
 
 
 def open_turn(user, session_id, content: str, request_id: str) -> tuple[Message, Message]:
@@ -68,3 +84,23 @@ def close_turn(user, answer: Message, *, fields: dict) -> None:
         Message.objects.filter(pk=answer.pk).update(**fields)
         ChatSession.objects.filter(pk=answer.session_id).update(updated_at=timezone.now())
     quotas.record_token_usage(user, fields["prompt_tokens"] + fields["completion_tokens"])
+
+
+def session_turn_lock(session_id):
+    """One turn at a time per session: concurrent turns would fork the agent's state. Held in
+    Redis (every process agrees), expiring on its own if a process dies mid-turn."""
+    ttl = settings.LLM_POLICY["budget"] * 2 + 60
+    return aioredis.client(settings.REDIS_URL).lock(
+        f"{TURN_LOCK_PREFIX}{session_id}", timeout=ttl, blocking_timeout=ttl
+    )
+
+
+def queue_follow_up(user_message_id, *, untitled_session_id=None) -> None:
+    """After a complete turn: learn from the person's words, and title a session that has no
+    title yet. Both run on a worker; the chat never waits for them."""
+    from agents.tasks import generate_session_title
+    from memory.tasks import remember_message
+
+    remember_message.delay(str(user_message_id))
+    if untitled_session_id is not None:
+        generate_session_title.delay(str(untitled_session_id))

@@ -3,17 +3,22 @@
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from django.conf import settings
 from langchain_core.messages import SystemMessage
 from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.runtime import Runtime
 
 from agents.graph import prompts
+from agents.graph.context import Context
 from agents.graph.state import AgentState
 from agents.graph.tools import TOOLS, describe_tool_error
-from agents.llm.ring import ModelRing
+from agents.llm import ModelRing
+
+# The graph's nodes, by the names its stream reports them under.
+CALL_MODEL = "call_model"
+RUN_TOOLS = "tools"
 
 # Model calls + tool rounds one turn may take before it is stopped as a failure.
 RECURSION_LIMIT = 12
@@ -25,10 +30,9 @@ def chat_model(max_tokens: int):
     return ModelRing(purpose="chat").bind_tools(TOOLS, max_tokens=max_tokens)
 
 
-async def call_model(state: AgentState, config: RunnableConfig) -> dict:
-    model = chat_model(settings.LLM_MAX_TOKENS)
-    pending = config["configurable"].get("memories")  # the turn's memory search
-    memories = await pending if pending is not None else []
+async def call_model(state: AgentState, config: RunnableConfig, runtime: Runtime[Context]) -> dict:
+    model = chat_model(runtime.context.max_tokens)
+    memories = await runtime.context.memories()
     conversation = [SystemMessage(prompts.system_prompt(datetime.now(UTC), memories))]
     conversation += state["messages"]
     response = await model.ainvoke(conversation, config)
@@ -44,15 +48,15 @@ async def call_model(state: AgentState, config: RunnableConfig) -> dict:
 def route_after_model(state: AgentState) -> str:
     """To the tools when the model asked for any; otherwise the turn is over."""
     last = state["messages"][-1]
-    return "tools" if getattr(last, "tool_calls", None) else END
+    return RUN_TOOLS if getattr(last, "tool_calls", None) else END
 
 
 def build_graph(checkpointer=None):
-    builder = StateGraph(AgentState)
-    builder.add_node("call_model", call_model)
+    builder = StateGraph(AgentState, context_schema=Context)
+    builder.add_node(CALL_MODEL, call_model)
     # Several calls in one answer run concurrently; failures become messages to the model.
-    builder.add_node("tools", ToolNode(TOOLS, handle_tool_errors=describe_tool_error))
-    builder.add_edge(START, "call_model")
-    builder.add_conditional_edges("call_model", route_after_model, ["tools", END])
-    builder.add_edge("tools", "call_model")
+    builder.add_node(RUN_TOOLS, ToolNode(TOOLS, handle_tool_errors=describe_tool_error))
+    builder.add_edge(START, CALL_MODEL)
+    builder.add_conditional_edges(CALL_MODEL, route_after_model, [RUN_TOOLS, END])
+    builder.add_edge(RUN_TOOLS, CALL_MODEL)
     return builder.compile(checkpointer=checkpointer)

@@ -7,8 +7,10 @@ import operator
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
+from langgraph.prebuilt import ToolRuntime
+
+from agents.graph.context import Context
 
 logger = logging.getLogger(__name__)
 
@@ -106,26 +108,26 @@ def current_time(timezone: str = "UTC") -> str:
 
 
 @tool
-async def search_past_messages(query: str, config: RunnableConfig) -> str:
+async def search_past_messages(query: str, runtime: ToolRuntime[Context]) -> str:
     """Search what this person wrote in their earlier conversations, by keywords."""
     from agents import selectors
 
-    user_id = config["configurable"]["user_id"]
-    hits = await selectors.search_user_messages(user_id, query, limit=SEARCH_RESULTS)
+    hits = await selectors.search_user_messages(
+        runtime.context.user_id, query, limit=SEARCH_RESULTS
+    )
     if not hits:
         return "No earlier message matches."
     return "\n".join(f"- {when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits)
 
 
 @tool
-async def recall_memory(query: str, config: RunnableConfig) -> str:
+async def recall_memory(query: str, runtime: ToolRuntime[Context]) -> str:
     """Search what you know about this person from earlier conversations (facts about them,
     their preferences), by meaning, e.g. "where they live" or "diet"."""
     from agentsite.asyncdb import db_call
     from memory import selectors
 
-    user_id = config["configurable"]["user_id"]
-    hits = await db_call(selectors.search)(user_id, query, limit=SEARCH_RESULTS)
+    hits = await db_call(selectors.search)(runtime.context.user_id, query, limit=SEARCH_RESULTS)
     if not hits:
         return "Nothing remembered about that."
     return "\n".join(f"- {hit['memory']}" for hit in hits)

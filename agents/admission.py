@@ -1,0 +1,48 @@
+"""One admission path for a chat turn, streamed or not.
+
+DRF's own request pipeline decides who may start a turn: authentication (a JWT bearer, or the
+browser's session cookie with its CSRF token, both from REST_FRAMEWORK's defaults), the
+per-person throttle, the media type and the JSON parsing. The message DTO checks and sanitizes
+the content, and `open_turn` refuses another person's session (404) or a spent quota (429)
+before the question is saved. Every refusal is an exception that `agentsite.errors` turns into
+problem+json. `POST .../messages` is a DRF view and calls `admit_turn`; the stream is a
+Channels consumer, so it passes its request through `StreamAdmission` first.
+"""
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from agents.serializers import MessageCreateSerializer
+from agents.turns import ChatTurn, open_turn
+from agentsite import context
+
+
+def admit_turn(request: Request, session_id) -> ChatTurn:
+    """The parsed, sanitized message of an admitted request, saved as a turn. Blocking."""
+    context.bind(user_id=request.user.pk)
+    incoming = MessageCreateSerializer(data=request.data)
+    incoming.is_valid(raise_exception=True)
+    return open_turn(request.user, session_id, incoming.validated_data["content"])
+
+
+class StreamAdmission(APIView):
+    """DRF's pipeline for the stream, which no DRF view serves: `admit` runs it in the caller's
+    worker thread and returns the opened turn, or the problem response to send instead."""
+
+    http_method_names = ["post"]
+
+    @classmethod
+    def admit(cls, django_request: HttpRequest, session_id) -> ChatTurn | HttpResponse:
+        view = cls()
+        view.args, view.kwargs = (), {"session_id": session_id}
+        view.headers = view.default_response_headers
+        request = view.request = view.initialize_request(django_request)
+        try:
+            if request.method.lower() not in view.http_method_names:
+                raise exceptions.MethodNotAllowed(request.method)
+            view.initial(request)
+            return admit_turn(request, session_id)
+        except Exception as exc:
+            return view.finalize_response(request, view.handle_exception(exc))

@@ -10,12 +10,12 @@ from datetime import timedelta
 from celery import group, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from agents.llm.ring import LLMUnavailableError
+from agents.llm import LLMUnavailableError
+from agentsite.tasks import MAX_RETRIES, retry_countdown
 from evaluation import services
 from evaluation.models import EvaluationRun
 
 FANOUT_CHUNK = 200
-GRADE_MAX_RETRIES = 5
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=120, time_limit=180)
@@ -38,11 +38,12 @@ def start_evaluation_run(run_id: str) -> int:
     reject_on_worker_lost=True,
     soft_time_limit=600,  # four metrics, each up to three judge calls within the ring's budget
     time_limit=660,
-    max_retries=GRADE_MAX_RETRIES,
+    max_retries=MAX_RETRIES,
 )
 def grade_run_item(self, item_id: int) -> None:
-    """Grade one message. The ring down or the task too slow: retry with exponential backoff;
-    the last try stores errors instead of scores, so the run always finishes."""
+    """Grade one message. The ring down or the task too slow: retry as every model task does
+    (agentsite/tasks.py); the last try stores errors instead of scores, so the run always
+    finishes."""
     last_chance = self.request.retries >= self.max_retries
     try:
         services.grade_item(item_id, last_chance=last_chance)
@@ -50,7 +51,7 @@ def grade_run_item(self, item_id: int) -> None:
         if last_chance:
             services.give_up_item(item_id, f"grading did not finish: {exc.__class__.__name__}")
             return
-        raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
 
 
 @shared_task(acks_late=True, soft_time_limit=120, time_limit=180)

@@ -2,18 +2,12 @@
 
 from celery import shared_task
 
-from agents.llm.ring import LLMUnavailableError
+from agentsite.tasks import RETRY_WHEN_MODELS_DOWN
 from memory import services
 
 
-@shared_task(
-    autoretry_for=(LLMUnavailableError,),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=6,
-    acks_late=True,
-)
+@shared_task(acks_late=True, **RETRY_WHEN_MODELS_DOWN)
 def remember_message(message_id: str) -> list[str]:
     """After a completed turn: learn what the person told about themselves. It never touches
-    the chat; an LLM outage retries with exponential backoff."""
+    the chat; an LLM outage retries later (agentsite/tasks.py)."""
     return services.remember_message(message_id)

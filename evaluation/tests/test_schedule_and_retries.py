@@ -6,9 +6,10 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from agentsite.celery import app as celery_app
+from agentsite.tasks import MAX_RETRIES
 from evaluation import services
 from evaluation.models import EvaluationRun, EvaluationScore
-from evaluation.tasks import GRADE_MAX_RETRIES, grade_recent_answers, grade_run_item
+from evaluation.tasks import grade_recent_answers, grade_run_item
 
 
 @pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_a_judge_that_stays_down_is_retried_then_recorded_as_errors(llm, answers
     [item_id] = services.start_run(run.pk)
     result = grade_run_item.apply(args=[item_id])  # eager: retries run at once, in order
     assert result.successful()
-    tries = 1 + GRADE_MAX_RETRIES
+    tries = 1 + MAX_RETRIES
     run.refresh_from_db()
     assert (run.status, run.done) == ("done", 1)
     errors = EvaluationScore.objects.filter(run=run)

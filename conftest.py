@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from devtools.stack import embedded
+from devtools import stack
 
 
 def pytest_configure(config):
     """Start the embedded Postgres + Valkey on the test ports unless real URLs are given."""
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        embedded.ensure_running("test")
+        stack.ensure_running("test")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,6 @@
 """Development: embedded Postgres and Valkey unless DATABASE_URL / REDIS_URL say otherwise."""
 
-from devtools.stack import embedded
+from devtools import stack
 from devtools.secret import dev_secret_key
 
 from .base import *  # noqa: F403
@@ -14,9 +14,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=True)
 
 DATABASES = {
-    "default": database_settings(env("DATABASE_URL", default=embedded.database_url("dev")))
+    "default": database_settings(env("DATABASE_URL", default=stack.database_url("dev")))
 }
-globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("dev"))))
+globals().update(redis_settings(env("REDIS_URL", default=stack.redis_url("dev"))))
 
 # With no API key, the ring is the embedded local model served by `manage.py serve_local_llm`.
 LOCAL_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"

@@ -1,4 +1,9 @@
-"""Profiles (dev, test: their ports and data roots) and the Stack that runs both servers."""
+"""Profiles (dev, test: their ports and data roots) and the Stack that runs both servers.
+
+Variables move what two checkouts (say, CI beside a dev tree) would otherwise share: the
+EMBEDDED_{DEV,TEST}_{POSTGRES,VALKEY}_PORT ports, and EMBEDDED_DATA_ROOT, the dev data root
+(default `<project>/.data`; the test profile uses its `test/` folder).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from .process import HOST, mkdir
 from .valkey import ValkeyServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_ROOT = Path(os.environ.get("EMBEDDED_DATA_ROOT") or PROJECT_ROOT / ".data")
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,12 @@ PROFILES = {
     "dev": Profile(
         _port("EMBEDDED_DEV_POSTGRES_PORT", 55432),
         _port("EMBEDDED_DEV_VALKEY_PORT", 56379),
-        PROJECT_ROOT / ".data",
+        DATA_ROOT,
     ),
     "test": Profile(
         _port("EMBEDDED_TEST_POSTGRES_PORT", 55433),
         _port("EMBEDDED_TEST_VALKEY_PORT", 56380),
-        PROJECT_ROOT / ".data" / "test",
+        DATA_ROOT / "test",
     ),
 }
 

@@ -13,6 +13,8 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -82,6 +84,28 @@ def test_ports_default_and_can_move(monkeypatch):
     assert stack_module._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55433
     monkeypatch.setenv("EMBEDDED_TEST_POSTGRES_PORT", "55999")
     assert stack_module._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55999
+
+
+def import_settings(data_root: Path, **env: str) -> None:
+    """Import the dev and test settings in a fresh interpreter whose stack lives in data_root."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    environment.update(EMBEDDED_DATA_ROOT=str(data_root), SECRET_KEY="dev-" + "k" * 60, **env)
+    subprocess.run(
+        [sys.executable, "-c", "import agentsite.settings.dev, agentsite.settings.test"],
+        cwd=stack_module.PROJECT_ROOT,
+        env=environment,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_settings_given_urls_leave_the_stack_alone(tmp_path):
+    urls = {"DATABASE_URL": "postgres://u:p@127.0.0.1:5432/x", "REDIS_URL": "redis://127.0.0.1/0"}
+    import_settings(tmp_path, **urls)
+    assert list(tmp_path.iterdir()) == []
+    import_settings(tmp_path)  # without them, the settings do use this data root
+    assert (tmp_path / "postgres.password").is_file()
+    assert (tmp_path / "test" / "postgres.password").is_file()
 
 
 def test_urls_without_starting(tmp_path):

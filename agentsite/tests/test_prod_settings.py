@@ -1,5 +1,5 @@
 """prod settings refuse unsafe values by name, pass `check --deploy` when set properly, and
-leave dev tooling out: no devtools import, no dev-only package in the image."""
+leave dev tooling out: no devtools import, no dev-only package or devtools/ in the image."""
 
 import json
 import os
@@ -122,3 +122,10 @@ def test_image_installs_no_dev_only_package():
     image = set().union(*(package_names(REQUIREMENTS / name) for name in IMAGE_REQUIREMENTS))
     assert "django" in image  # the includes were followed
     assert image.isdisjoint(dev_only), sorted(image & dev_only)
+
+
+def test_image_ships_no_devtools():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip().rstrip("/") for line in lines]
+    assert "devtools" in patterns
+    assert not [pattern for pattern in patterns if pattern.startswith("!devtools")]

@@ -95,7 +95,7 @@ except Exception as exc:  # HTTPError (503, 400, 3xx), refused, timeout
 EOF
 
 WORKDIR /app
-# .dockerignore keeps .venv, .data, .git, .env and caches out of the context.
+# .dockerignore keeps .venv, .data, .git, .env, caches and devtools/ out of the context.
 COPY . .
 
 # Static files are collected at build time into STATIC_ROOT (/app/staticfiles).

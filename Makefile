@@ -50,24 +50,24 @@ format: venv
 	$(PY) -m ruff format .
 
 stack-start stack-stop stack-status: venv
-	$(PY) -m devtools.stack.embedded $(subst stack-,,$@) --profile dev
+	$(PY) -m devtools.stack $(subst stack-,,$@) --profile dev
 
 ## bench-llm: the ring's overhead over a bare client (simulator); local model server vs llama.cpp
 BENCH := DJANGO_SETTINGS_MODULE=agentsite.settings.test $(PY) manage.py
 bench-llm: venv $(LOCAL_MODEL_STAMP)
-	$(PY) -m devtools.stack.embedded start --profile test
+	$(PY) -m devtools.stack start --profile test
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_llm
 
 ## bench-chat: 10, 50, 200 concurrent streams through the real server (simulator as model)
 bench-chat: venv
-	$(PY) -m devtools.stack.embedded start --profile test
+	$(PY) -m devtools.stack start --profile test
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_chat
 
 ## bench-memory: memory search p50/p95 at 1k, 10k, 100k memories over 1k people; add path
 bench-memory: venv
-	$(PY) -m devtools.stack.embedded start --profile test
+	$(PY) -m devtools.stack start --profile test
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_memory
 
@@ -75,7 +75,7 @@ bench-memory: venv
 ## bench-judge: judges on the labelled set (accuracy, precision, recall per metric); the
 ## configured ring when LLM_BASE_URL is set, else a simulator scripted from the labels
 bench-judge: venv
-	$(PY) -m devtools.stack.embedded start --profile test
+	$(PY) -m devtools.stack start --profile test
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_judge $(if $(LLM_BASE_URL),,--simulate)
 
@@ -89,6 +89,6 @@ load: venv
 		--stop-timeout 10 --only-summary
 
 clean:
-	-$(PY) -m devtools.stack.embedded stop --profile dev
-	-$(PY) -m devtools.stack.embedded stop --profile test
+	-$(PY) -m devtools.stack stop --profile dev
+	-$(PY) -m devtools.stack stop --profile test
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles

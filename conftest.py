@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.stack import embedded
+from devtools import stack
 
 # Fixtures that start real processes: a test using one is in the `processes` tier.
 PROCESS_FIXTURES = frozenset({"asgi_server", "celery_worker"})
@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items):
 def pytest_configure(config):
     """Start the embedded Postgres + Valkey on the test ports unless real URLs are given."""
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        embedded.ensure_running("test")
+        stack.ensure_running("test")
 
 
 @pytest.fixture(scope="session", autouse=True)

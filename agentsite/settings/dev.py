@@ -1,7 +1,7 @@
 """Development: embedded Postgres and Valkey unless DATABASE_URL / REDIS_URL say otherwise."""
 
+from devtools import stack
 from devtools.secret import dev_secret_key
-from devtools.stack import embedded
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, INSTALLED_APPS, database_settings, env, redis_settings
@@ -13,10 +13,11 @@ SECRET_KEY = env("SECRET_KEY", default="") or dev_secret_key(BASE_DIR / ".data" 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=True)
 
+# The embedded URLs only when unset: the database URL writes the stack's password file.
 DATABASES = {
-    "default": database_settings(env("DATABASE_URL", default=embedded.database_url("dev")))
+    "default": database_settings(env("DATABASE_URL", default="") or stack.database_url("dev"))
 }
-globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("dev"))))
+globals().update(redis_settings(env("REDIS_URL", default="") or stack.redis_url("dev")))
 
 # With no API key, the ring is the embedded local model served by `manage.py serve_local_llm`.
 LOCAL_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"

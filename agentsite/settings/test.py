@@ -1,6 +1,6 @@
 """Tests: the embedded stack on its own ports, so `make test` runs beside `make dev`."""
 
-from devtools.stack import embedded
+from devtools import stack
 
 from .base import *  # noqa: F403
 from .base import INSTALLED_APPS, LLM_POLICY, RATE_LIMITS, database_settings, env, redis_settings
@@ -11,10 +11,11 @@ DEBUG = False
 SECRET_KEY = "test-only-secret-key-that-is-long-enough-for-hs256-signing-0123456789"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
+# The embedded URLs only when unset: the database URL writes the stack's password file.
 DATABASES = {
-    "default": database_settings(env("DATABASE_URL", default=embedded.database_url("test")))
+    "default": database_settings(env("DATABASE_URL", default="") or stack.database_url("test"))
 }
-globals().update(redis_settings(env("REDIS_URL", default=embedded.redis_url("test"))))
+globals().update(redis_settings(env("REDIS_URL", default="") or stack.redis_url("test")))
 
 SERVE_STATIC_FILES = True  # browser tests load the pages' CSS and JS from the live server
 

@@ -13,6 +13,8 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,8 +22,9 @@ import psycopg
 import pytest
 import redis
 
-from devtools.stack import embedded
-from devtools.stack.embedded import PortInUseError, ServerStartError, Stack, ValkeyServer
+from devtools.stack import PortInUseError, ServerStartError, Stack, process
+from devtools.stack import stack as stack_module
+from devtools.stack.valkey import ValkeyServer
 
 AS_ROOT = os.geteuid() == 0
 
@@ -36,7 +39,7 @@ def free_ports(n: int) -> list[int]:
 
 
 def wait_dead(pid: int) -> None:
-    assert embedded._wait_until(lambda: not embedded._pid_alive(pid), timeout=15), pid
+    assert process.wait_until(lambda: not process.pid_alive(pid), timeout=15), pid
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +51,7 @@ def _fresh_cache():
 
 @pytest.fixture(scope="module")
 def stack():
-    data_dir = embedded._mkdir(embedded.PROJECT_ROOT / ".data")
+    data_dir = process.mkdir(stack_module.PROJECT_ROOT / ".data")
     tmp = Path(tempfile.mkdtemp(prefix="embedded-test-", dir=data_dir))
     data_root = tmp / "data"
     ancestors = {p: p.stat().st_mode for p in data_root.parents}
@@ -68,7 +71,7 @@ def stack():
 
 def test_profiles_have_their_own_folders():
     dev, test = Stack.for_profile("dev"), Stack.for_profile("test")
-    root = Path(embedded.__file__).resolve().parents[2] / ".data"
+    root = Path(stack_module.__file__).resolve().parents[2] / ".data"
     assert dev.postgres.data_dir == root / "postgres"
     assert test.valkey.data_dir == root / "test" / "valkey"
     assert {dev.postgres.port, dev.valkey.port}.isdisjoint({test.postgres.port, test.valkey.port})
@@ -78,9 +81,31 @@ def test_profiles_have_their_own_folders():
 
 def test_ports_default_and_can_move(monkeypatch):
     monkeypatch.delenv("EMBEDDED_TEST_POSTGRES_PORT", raising=False)
-    assert embedded._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55433
+    assert stack_module._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55433
     monkeypatch.setenv("EMBEDDED_TEST_POSTGRES_PORT", "55999")
-    assert embedded._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55999
+    assert stack_module._port("EMBEDDED_TEST_POSTGRES_PORT", 55433) == 55999
+
+
+def import_settings(data_root: Path, **env: str) -> None:
+    """Import the dev and test settings in a fresh interpreter whose stack lives in data_root."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    environment.update(EMBEDDED_DATA_ROOT=str(data_root), SECRET_KEY="dev-" + "k" * 60, **env)
+    subprocess.run(
+        [sys.executable, "-c", "import agentsite.settings.dev, agentsite.settings.test"],
+        cwd=stack_module.PROJECT_ROOT,
+        env=environment,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_settings_given_urls_leave_the_stack_alone(tmp_path):
+    urls = {"DATABASE_URL": "postgres://u:p@127.0.0.1:5432/x", "REDIS_URL": "redis://127.0.0.1/0"}
+    import_settings(tmp_path, **urls)
+    assert list(tmp_path.iterdir()) == []
+    import_settings(tmp_path)  # without them, the settings do use this data root
+    assert (tmp_path / "postgres.password").is_file()
+    assert (tmp_path / "test" / "postgres.password").is_file()
 
 
 def test_urls_without_starting(tmp_path):
@@ -201,6 +226,6 @@ def test_stop_stops(stack):
     for pid in pids:
         wait_dead(pid)
     assert not any(info["running"] for info in stack.status().values())
-    assert embedded._port_free(stack.postgres.port)
-    assert embedded._port_free(stack.valkey.port)
+    assert process.port_free(stack.postgres.port)
+    assert process.port_free(stack.valkey.port)
     stack.stop()  # stopping a stopped stack is harmless too

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from devtools.stack import embedded
+from devtools import stack
 
 STOP_GRACE_SECONDS = 15
 
@@ -39,8 +39,8 @@ class Command(BaseCommand):
             signal.signal(stop_signal, _interrupt)
         started_stack = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
         if started_stack:
-            urls = embedded.ensure_running("dev")
-            self.stdout.write(embedded.format_urls(urls))
+            urls = stack.ensure_running("dev")
+            self.stdout.write(stack.format_urls(urls))
         call_command("migrate", interactive=False, verbosity=1)
         call_command("ensure_demo_user")
         children = self._start_children(host, port)
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         finally:
             self._stop(children)
             if started_stack:
-                embedded.stop("dev")
+                stack.stop("dev")
         self.stdout.write("Stopped.")
 
     def _start_children(self, host, port) -> dict[str, subprocess.Popen]:

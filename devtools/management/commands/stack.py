@@ -1,8 +1,8 @@
-"""`manage.py stack start|stop|status`: the embedded Postgres + Valkey (see devtools.stack.embedded)."""
+"""`manage.py stack start|stop|status`: the embedded Postgres + Valkey (see devtools.stack)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devtools.stack import embedded
+from devtools import stack
 
 
 class Command(BaseCommand):
@@ -11,17 +11,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["start", "stop", "status"])
-        parser.add_argument("--profile", choices=sorted(embedded.PROFILES), default="dev")
+        parser.add_argument("--profile", choices=sorted(stack.PROFILES), default="dev")
 
     def handle(self, *args, action, profile, **options):
         try:
             if action == "start":
-                urls = embedded.ensure_running(profile)
+                urls = stack.ensure_running(profile)
                 self.stdout.write(self.style.SUCCESS(f"{profile} stack running"))
-                self.stdout.write(embedded.format_urls(urls))
+                self.stdout.write(stack.format_urls(urls))
                 return
             if action == "stop":
-                embedded.stop(profile)
-            self.stdout.write(embedded.format_status(embedded.status(profile)))
-        except embedded.StackError as exc:
+                stack.stop(profile)
+            self.stdout.write(stack.format_status(stack.status(profile)))
+        except stack.StackError as exc:
             raise CommandError(str(exc)) from exc

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devtools.llmservers.local import server as local_server
-from devtools.llmservers.local.weights import LocalModelError
+from devtools.llmservers.local.errors import LocalModelError
 
 
 class Command(BaseCommand):

@@ -14,7 +14,8 @@ untrusted input:
   architecture still are.
 
 Public API: :data:`QWEN25_CODER_1_5B`, :data:`QWEN25_CODER_0_5B` (:class:`ModelSpec`),
-:func:`assemble`, :func:`local_model_path`, :func:`load_llama` and :func:`part_files`.
+:func:`resolve_spec`, :func:`model_name_for` (the served names), :func:`assemble`,
+:func:`local_model_path`, :func:`load_llama` and :func:`part_files`.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import llama_cpp
 
 __all__ = [
+    "DEFAULT_MODEL_NAME",
     "DEFAULT_SPEC",
     "QWEN25_CODER_0_5B",
     "QWEN25_CODER_1_5B",
     "SPECS",
+    "SPEC_ALIASES",
     "TEST_SPEC",
     "ModelSpec",
     "PartPin",
@@ -49,7 +52,9 @@ __all__ = [
     "default_cache_dir",
     "load_llama",
     "local_model_path",
+    "model_name_for",
     "part_files",
+    "resolve_spec",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout (devtools/llmservers/local/)
@@ -125,6 +130,35 @@ QWEN25_CODER_0_5B = ModelSpec(
 DEFAULT_SPEC = QWEN25_CODER_1_5B  # dev default (make dev)
 TEST_SPEC = QWEN25_CODER_0_5B  # small real model for tests
 SPECS = {s.key: s for s in (QWEN25_CODER_1_5B, QWEN25_CODER_0_5B)}
+
+# Short names for the pinned specs (``--spec``, the benchmark), besides their full keys.
+SPEC_ALIASES: dict[str, ModelSpec] = {
+    "qwen2.5-coder-1.5b": QWEN25_CODER_1_5B,
+    "qwen2.5-coder-0.5b": QWEN25_CODER_0_5B,
+    **SPECS,
+}
+# The model names the server answers with (the default one is DEFAULT_SPEC's).
+DEFAULT_MODEL_NAME = "qwen2.5-coder-1.5b-instruct"
+_MODEL_NAMES = {
+    QWEN25_CODER_1_5B.key: "qwen2.5-coder-1.5b-instruct",
+    QWEN25_CODER_0_5B.key: "qwen2.5-coder-0.5b-instruct",
+}
+
+
+def resolve_spec(key: str | ModelSpec) -> ModelSpec:
+    """A :class:`ModelSpec` from a short alias (``qwen2.5-coder-1.5b``) or a full spec key."""
+    if isinstance(key, ModelSpec):
+        return key
+    try:
+        return SPEC_ALIASES[key]
+    except KeyError:
+        raise ValueError(f"unknown model spec {key!r}; one of {sorted(SPEC_ALIASES)}") from None
+
+
+def model_name_for(spec: ModelSpec) -> str:
+    """The served model name of a pinned spec (``qwen2.5-coder-1.5b-instruct`` ...)."""
+    return _MODEL_NAMES.get(spec.key, DEFAULT_MODEL_NAME)
+
 
 # --------------------------------------------------------------------------------------------
 # Assembly

@@ -6,9 +6,9 @@ Both sides run the same rendered prompt (the GGUF's chat template), the same sam
 server's ``ignore_eos`` over HTTP) so that every run produces exactly ``tokens`` tokens. They run
 one after the other, never together: llama-cpp-python in this process
 (``create_completion(stream=True)``) and our server as its own process
-(``python -m devtools.llmservers.local.server``, read by a streaming httpx client here) each hold the model,
-and the runs alternate (direct, server, direct, server, ...) so that noise from other work on the
-machine hits both sides alike; the idle side uses no CPU meanwhile.
+(``python -m devtools.llmservers.local``, read by a streaming httpx client here) each hold the
+model, and the runs alternate (direct, server, direct, server, ...) so that noise from other work
+on the machine hits both sides alike; the idle side uses no CPU meanwhile.
 
 Each side gets one short warm-up request, then ``repeats`` measured runs (the prompt is in the KV
 cache for all of them, on both sides). Figures are medians:
@@ -36,8 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools.llmservers.local.weights import local_model_path
-from devtools.llmservers.local.server import default_n_threads, load_backend, resolve_spec
+from devtools.llmservers.local import (
+    default_n_threads,
+    load_backend,
+    local_model_path,
+    resolve_spec,
+)
 
 PROMPT = (
     "Explain in detail how a hash map works, how collisions are resolved, and how Python's dict "
@@ -94,7 +98,7 @@ def _start_server(path: Path, n_threads: int, n_ctx: int) -> tuple[subprocess.Po
     command = [
         sys.executable,
         "-m",
-        "devtools.llmservers.local.server",
+        "devtools.llmservers.local",
         "--port",
         str(port),
         "--model-path",

@@ -1,4 +1,4 @@
-"""Tests for devtools.llmservers.local.weights (no Django needed).
+"""Tests for devtools.llmservers.local.weights and .gguf (no Django needed).
 
 Run: .venv/bin/python -m pytest devtools/tests/test_local_model.py -q -p no:django
 """
@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.llmservers.local import gguf
 from devtools.llmservers.local import weights as lm
+from devtools.llmservers.local.errors import (
+    LocalModelError,
+    ModelIntegrityError,
+    ModelPartsMissingError,
+)
 
 # --- a tiny GGUF writer ---------------------------------------------------------------------
 
@@ -71,7 +77,7 @@ def gguf_bytes(
     return head + b"".join(kvs) + tail
 
 
-EXPECT = lm.GGUFMetadataExpectation(
+EXPECT = gguf.GGUFMetadataExpectation(
     architecture="qwen2", file_type=15, name_contains=("Qwen2.5", "Coder"), context_length=32768
 )
 
@@ -87,7 +93,7 @@ def write(path: Path, data: bytes) -> Path:
 def test_reads_valid_gguf(tmp_path):
     data = gguf_bytes()
     path = write(tmp_path / "m.gguf", data)
-    header = lm.check_gguf(path, EXPECT)
+    header = gguf.check_gguf(path, EXPECT)
     assert header.version == 3
     assert header.tensor_count == 3
     meta = header.metadata
@@ -95,49 +101,49 @@ def test_reads_valid_gguf(tmp_path):
     assert meta["general.file_type"] == 15
     assert meta["qwen2.context_length"] == 32768
     assert meta["qwen2.rope.freq_base"] == pytest.approx(1e6)
-    assert meta["tokenizer.ggml.tokens"] == lm.GGUFArray(item_type=8, length=3)
-    assert meta["tokenizer.ggml.token_type"] == lm.GGUFArray(item_type=5, length=3)
+    assert meta["tokenizer.ggml.tokens"] == gguf.GGUFArray(item_type=8, length=3)
+    assert meta["tokenizer.ggml.token_type"] == gguf.GGUFArray(item_type=5, length=3)
     assert meta["tokenizer.ggml.add_bos_token"] is False
     assert header.kv_end == len(data) - 64  # stopped right after the kv section
 
 
 def test_wrong_magic(tmp_path):
     path = write(tmp_path / "m.gguf", gguf_bytes(magic=b"GGML"))
-    with pytest.raises(lm.ModelIntegrityError, match="not a GGUF file"):
-        lm.read_gguf_metadata(path)
+    with pytest.raises(ModelIntegrityError, match="not a GGUF file"):
+        gguf.read_gguf_metadata(path)
 
 
 def test_wrong_architecture(tmp_path):
     path = write(tmp_path / "m.gguf", gguf_bytes(arch="llama"))
-    with pytest.raises(lm.ModelIntegrityError, match=r"general\.architecture is 'llama'"):
-        lm.check_gguf(path, EXPECT)
+    with pytest.raises(ModelIntegrityError, match=r"general\.architecture is 'llama'"):
+        gguf.check_gguf(path, EXPECT)
     # a user-supplied file is checked for its architecture too
-    with pytest.raises(lm.ModelIntegrityError, match="architecture"):
-        lm.check_gguf(path, EXPECT, strict=False)
+    with pytest.raises(ModelIntegrityError, match="architecture"):
+        gguf.check_gguf(path, EXPECT, strict=False)
 
 
 def test_wrong_file_type_and_name_only_in_strict_mode(tmp_path):
     path = write(tmp_path / "m.gguf", gguf_bytes(file_type=7, name="Some Llama"))
-    with pytest.raises(lm.ModelIntegrityError, match=r"general\.file_type is 7") as err:
-        lm.check_gguf(path, EXPECT)
+    with pytest.raises(ModelIntegrityError, match=r"general\.file_type is 7") as err:
+        gguf.check_gguf(path, EXPECT)
     assert "general.name" in str(err.value)
-    lm.check_gguf(path, EXPECT, strict=False)
+    gguf.check_gguf(path, EXPECT, strict=False)
 
 
 @pytest.mark.parametrize("cut", [3, 10, 30, 60, 100, -70])
 def test_truncated(tmp_path, cut):
     data = gguf_bytes()
     path = write(tmp_path / "m.gguf", data[:cut])
-    with pytest.raises(lm.ModelIntegrityError):
-        lm.read_gguf_metadata(path)
+    with pytest.raises(ModelIntegrityError):
+        gguf.read_gguf_metadata(path)
 
 
 def test_implausible_counts(tmp_path):
     data = bytearray(gguf_bytes())
     data[16:24] = struct.pack("<Q", 2**40)  # kv count
     path = write(tmp_path / "m.gguf", bytes(data))
-    with pytest.raises(lm.ModelIntegrityError, match="implausible"):
-        lm.read_gguf_metadata(path)
+    with pytest.raises(ModelIntegrityError, match="implausible"):
+        gguf.read_gguf_metadata(path)
 
 
 # --- assemble -------------------------------------------------------------------------------
@@ -206,7 +212,7 @@ def test_hash_mismatch_deletes_temp_and_raises(fake, tmp_path):
     spec, _ = fake
     cache = tmp_path / "cache"
     bad = replace(spec, sha256="0" * 64)
-    with pytest.raises(lm.ModelIntegrityError, match="sha256 of the assembled parts") as err:
+    with pytest.raises(ModelIntegrityError, match="sha256 of the assembled parts") as err:
         lm.assemble(bad, cache)
     assert spec.sha256 in str(err.value)
     assert list(cache.iterdir()) == []  # no temp file, no final file
@@ -215,14 +221,14 @@ def test_hash_mismatch_deletes_temp_and_raises(fake, tmp_path):
 def test_parts_in_wrong_order_fail(fake, tmp_path, monkeypatch):
     spec, parts = fake
     monkeypatch.setattr(lm, "part_files", lambda s: list(reversed(parts)))
-    with pytest.raises(lm.ModelIntegrityError, match="sha256"):
+    with pytest.raises(ModelIntegrityError, match="sha256"):
         lm.assemble(spec, tmp_path / "cache")
     assert not (tmp_path / "cache" / "fake.gguf").exists()
 
 
 def test_size_mismatch_fails_before_writing(fake, tmp_path):
     spec, _ = fake
-    with pytest.raises(lm.ModelIntegrityError, match="add up to"):
+    with pytest.raises(ModelIntegrityError, match="add up to"):
         lm.assemble(replace(spec, size=spec.size + 1), tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
 
@@ -231,7 +237,7 @@ def test_metadata_mismatch_deletes_temp(fake, tmp_path):
     spec, _ = fake
     cache = tmp_path / "cache"
     other = replace(spec, expect=replace(EXPECT, name_contains=("1.5B",)))
-    with pytest.raises(lm.ModelIntegrityError, match=r"general\.name"):
+    with pytest.raises(ModelIntegrityError, match=r"general\.name"):
         lm.assemble(other, cache)
     assert list(cache.iterdir()) == []
 
@@ -246,10 +252,10 @@ def test_missing_or_wrong_version_part_says_what_to_install():
         expect=EXPECT,
         requirements_file="requirements/test-model.txt",
     )
-    with pytest.raises(lm.ModelPartsMissingError, match="pip install -r requirements/test-model"):
+    with pytest.raises(ModelPartsMissingError, match="pip install -r requirements/test-model"):
         lm.part_files(spec)
     wrong = replace(spec, parts=(lm.PartPin("pytest", "0.0.1"),))
-    with pytest.raises(lm.ModelPartsMissingError, match=r"pytest .* is installed but 0\.0\.1"):
+    with pytest.raises(ModelPartsMissingError, match=r"pytest .* is installed but 0\.0\.1"):
         lm.part_files(wrong)
 
 
@@ -259,10 +265,10 @@ def test_local_model_path_env(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("LOCAL_LLM_PATH", str(user))
     assert lm.local_model_path(spec) == user  # no hash / name / file type check
     write(user, gguf_bytes(arch="llama"))
-    with pytest.raises(lm.ModelIntegrityError, match="architecture"):
+    with pytest.raises(ModelIntegrityError, match="architecture"):
         lm.local_model_path(spec)
     monkeypatch.setenv("LOCAL_LLM_PATH", str(tmp_path / "nope.gguf"))
-    with pytest.raises(lm.LocalModelError, match="not a file"):
+    with pytest.raises(LocalModelError, match="not a file"):
         lm.local_model_path(spec)
 
     monkeypatch.delenv("LOCAL_LLM_PATH")
@@ -292,7 +298,7 @@ def test_real_small_model_assembles_and_generates(tmp_path):
     spec = lm.QWEN25_CODER_0_5B
     path = lm.assemble(spec, tmp_path)
     assert path.stat().st_size == spec.size
-    meta = lm.read_gguf_metadata(path).metadata
+    meta = gguf.read_gguf_metadata(path).metadata
     assert meta["general.architecture"] == "qwen2"
     assert meta["general.file_type"] == 15
 

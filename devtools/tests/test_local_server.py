@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.llmservers.local import server as ls
-from devtools.llmservers.local.server import (
+from devtools.llmservers import local as ls
+from devtools.llmservers import protocol as proto
+from devtools.llmservers.local import (
     REQUIRED_PREFILL,
     GenParams,
     GenResult,
@@ -257,7 +258,7 @@ def test_tool_results_and_answer_now_prompt():
 
 def test_request_validation():
     def params(**body: Any) -> GenParams:
-        req = ls.proto.parse_chat_request({"model": "m", "messages": QUESTION, **body})
+        req = proto.parse_chat_request({"model": "m", "messages": QUESTION, **body})
         return ls.gen_params(req)
 
     assert params().temperature == 0.2
@@ -271,7 +272,7 @@ def test_request_validation():
         True,
     )
     for bad in [{"temperature": 3}, {"top_p": "x"}, {"seed": 1.5}, {"n": 2}, {"logprobs": True}]:
-        with pytest.raises(ls.OpenAIError) as info:
+        with pytest.raises(proto.OpenAIError) as info:
             params(**bad)
         assert info.value.status == 400
 
@@ -557,7 +558,7 @@ def test_scripted_errors_are_openai_json():
 
 @pytest.fixture(scope="module")
 def local_llm():
-    from devtools.llmservers.local.weights import TEST_SPEC, local_model_path
+    from devtools.llmservers.local import TEST_SPEC, local_model_path
 
     with running_local_server(  # temperature 0 unless a test asks: repeatable answers
         local_model_path(TEST_SPEC), model_name="qwen-test", n_ctx=2048, default_temperature=0.0

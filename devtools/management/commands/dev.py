@@ -66,7 +66,7 @@ class Command(BaseCommand):
         }
         if getattr(settings, "SERVE_LOCAL_LLM", False):  # no API key: the embedded local model
             port_option = ["--port", str(settings.LOCAL_LLM_PORT)]
-            commands["llm"] = [*module, "devtools.llmservers.local.server", *port_option]
+            commands["llm"] = [*module, "devtools.llmservers.local", *port_option]
         # Each child gets its own process group: the terminal's Ctrl-C reaches only us, and we
         # stop the children in order.
         return {

@@ -1,0 +1,268 @@
+"""The llama.cpp side of the server: prompt rendering, tokenizing, sampling parameters, generation.
+
+The prompt is rendered with the GGUF's own chat template (``tokenizer.chat_template``) through
+``llama_cpp.llama_chat_format.Jinja2ChatFormatter`` -- messages (``tool`` results and assistant
+``tool_calls`` included) plus ``tools`` -- and tokenized once; ``llama.create_completion(tokens,
+stream=True)`` then produces the text, so we decide what it means. Honoured: ``max_tokens`` /
+``max_completion_tokens``, ``temperature`` (default 0.2), ``top_p``, ``stop``, ``seed``,
+``presence_penalty``, ``frequency_penalty``, ``logit_bias``, ``response_format`` (``json_object`` /
+``json_schema``, through a llama.cpp grammar) and vLLM's ``ignore_eos`` extension. ``n`` > 1 and
+``logprobs`` are refused (400). Prompt tokens + ``max_tokens`` beyond the context window is a 400
+``context_length_exceeded``.
+
+llama-cpp-python reuses the longest cached prefix of the previous prompt. Before each generation
+every prompt token but the last is put in the KV cache, so that the last one is always evaluated
+alone: llama.cpp's batched and single-token kernels differ in the last bits, and without this the
+same request at temperature 0 could answer differently cold and warm ("colours" / "colors").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from devtools.llmservers import protocol as proto
+from devtools.llmservers.local.weights import load_llama
+from devtools.llmservers.protocol import JSON, ChatRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    import llama_cpp
+
+__all__ = [
+    "DEFAULT_N_CTX",
+    "DEFAULT_TEMPERATURE",
+    "GenParams",
+    "GenResult",
+    "LlamaBackend",
+    "default_n_threads",
+    "gen_params",
+    "load_backend",
+]
+
+DEFAULT_TEMPERATURE = 0.2
+DEFAULT_TOP_P = 0.95
+DEFAULT_N_CTX = 8192
+
+
+def default_n_threads() -> int:
+    """The number of CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def load_backend(
+    model_path: str | os.PathLike[str], *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None
+) -> LlamaBackend:
+    """Load the GGUF file into llama.cpp (``n_threads`` default: every core)."""
+    llama = load_llama(model_path, n_ctx=n_ctx, n_threads=n_threads or default_n_threads())
+    return LlamaBackend(llama)
+
+
+@dataclass
+class GenParams:
+    """Sampling parameters of one generation."""
+
+    max_tokens: int | None = None
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: dict[int, float] | None = None
+    ignore_eos: bool = False
+    response_format: JSON | None = None
+
+
+@dataclass
+class GenResult:
+    finish_reason: str  # "stop" | "length"
+    completion_tokens: int
+    cancelled: bool = False
+
+
+class LlamaBackend:
+    """The llama.cpp side: prompt rendering, tokenizing and generation. Not thread-safe: the
+    server calls it from its one worker thread only."""
+
+    def __init__(self, llama: llama_cpp.Llama) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llama = llama
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("the GGUF file has no tokenizer.chat_template")
+        eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "replace")
+        bos_id = llama.token_bos()
+        bos = llama.detokenize([bos_id], special=True).decode("utf-8", "replace")
+        self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+        self._eog: list[int] | None = None
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llama.n_ctx()
+
+    def render(self, messages: list[JSON], tools: list[JSON] | None) -> str:
+        """The prompt text, ending with the opened assistant turn."""
+        return self.formatter(messages=messages, tools=tools or None).prompt
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def eog_tokens(self) -> list[int]:
+        """Every end-of-generation token of the vocabulary (for ``ignore_eos``)."""
+        if self._eog is None:
+            import llama_cpp
+
+            try:
+                vocab = self.llama._model.vocab
+                n_vocab = self.llama.n_vocab()
+                self._eog = [t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)]
+            except AttributeError:  # pragma: no cover - other llama-cpp-python versions
+                self._eog = [self.llama.token_eos()]
+        return self._eog
+
+    def _grammar(self, response_format: JSON | None) -> Any:
+        if not response_format or response_format.get("type") not in ("json_object", "json_schema"):
+            return None
+        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+        if response_format["type"] == "json_schema":
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            if isinstance(schema, dict):
+                return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+
+    def _prime(self, tokens: list[int], cancel: threading.Event) -> bool:
+        """Have every prompt token but the last in the KV cache (reusing the cached prefix), so
+        that llama then evaluates the last one alone. The first sampled token then comes from
+        the same computation whether the prompt was cached or not: llama.cpp's batched and
+        single-token kernels differ in the last bits, which flips near-ties at temperature 0
+        (the same request would otherwise answer "colours" cold and "colors" warm).
+
+        Evaluated one batch at a time (the batches llama's own eval would make), so that a
+        long prompt can be stopped between batches: False when ``cancel`` was set."""
+        llama = self.llama
+        head = tokens[:-1]
+        if not head:
+            return True
+        cached = llama.longest_token_prefix(llama._input_ids.tolist(), head)
+        if cached < len(head):
+            llama.n_tokens = cached  # eval() drops the cache after n_tokens first
+            for start in range(cached, len(head), llama.n_batch):
+                if cancel.is_set():
+                    return False
+                llama.eval(head[start : start + llama.n_batch])
+        return True
+
+    def generate(
+        self,
+        tokens: list[int],
+        params: GenParams,
+        cancel: threading.Event,
+        emit: Callable[[str], None],
+    ) -> GenResult:
+        """Generate after ``tokens``, calling ``emit(piece)`` per text piece; stops early when
+        ``cancel`` is set (checked at every token)."""
+        from llama_cpp import StoppingCriteriaList
+
+        if not self._prime(tokens, cancel):
+            return GenResult("stop", 0, True)
+        prompt_len = len(tokens)
+        sampled = 0
+
+        def stop_when_cancelled(input_ids: Any, logits: Any) -> bool:
+            nonlocal sampled  # input_ids holds the prompt and the tokens before this one
+            sampled = max(sampled, len(input_ids) - prompt_len + 1)
+            return cancel.is_set()
+
+        bias = dict(params.logit_bias or {})
+        if params.ignore_eos:
+            bias.update(dict.fromkeys(self.eog_tokens(), float("-inf")))
+        chunks = self.llama.create_completion(
+            tokens,
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            stop=params.stop or None,
+            seed=params.seed,
+            presence_penalty=params.presence_penalty,
+            frequency_penalty=params.frequency_penalty,
+            logit_bias=bias or None,
+            grammar=self._grammar(params.response_format),
+            stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
+            stream=True,
+        )
+        finish = "length"
+        try:
+            for chunk in chunks:  # type: ignore[union-attr]
+                if cancel.is_set():
+                    break
+                choice = chunk["choices"][0]
+                if choice["text"]:
+                    emit(choice["text"])
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        finally:
+            chunks.close()  # type: ignore[union-attr]
+        return GenResult(finish, sampled, cancel.is_set())
+
+
+def _number(data: JSON, name: str, default: float, low: float, high: float) -> float:
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise proto.invalid_request(f"'{name}' must be a number from {low} to {high}.", name)
+    return float(value)
+
+
+def gen_params(req: ChatRequest, default_temperature: float = DEFAULT_TEMPERATURE) -> GenParams:
+    """Sampling parameters of a chat request; raises :class:`OpenAIError` (400)."""
+    data = req.raw
+    if req.n != 1:
+        raise proto.invalid_request("Only n=1 is supported.", "n")
+    if data.get("logprobs") or data.get("top_logprobs"):
+        raise proto.invalid_request("'logprobs' is not supported.", "logprobs")
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise proto.invalid_request("'seed' must be an integer.", "seed")
+    bias = data.get("logit_bias")
+    logit_bias = None
+    if bias is not None:
+        try:
+            logit_bias = {int(k): float(v) for k, v in bias.items()}
+        except (AttributeError, TypeError, ValueError):
+            raise proto.invalid_request(
+                "'logit_bias' maps token ids to numbers.", "logit_bias"
+            ) from None
+    ignore_eos = data.get("ignore_eos", False)
+    if not isinstance(ignore_eos, bool):
+        raise proto.invalid_request("'ignore_eos' must be a boolean.", "ignore_eos")
+    response_format = req.response_format
+    if response_format is not None and response_format.get("type") not in (
+        "text",
+        "json_object",
+        "json_schema",
+    ):
+        raise proto.invalid_request(
+            "'response_format.type' must be text, json_object or json_schema.", "response_format"
+        )
+    return GenParams(
+        max_tokens=req.max_tokens,
+        temperature=_number(data, "temperature", default_temperature, 0.0, 2.0),
+        top_p=_number(data, "top_p", DEFAULT_TOP_P, 0.0, 1.0),
+        stop=list(req.stop),
+        seed=seed,
+        presence_penalty=_number(data, "presence_penalty", 0.0, -2.0, 2.0),
+        frequency_penalty=_number(data, "frequency_penalty", 0.0, -2.0, 2.0),
+        logit_bias=logit_bias,
+        ignore_eos=ignore_eos,
+        response_format=response_format,
+    )

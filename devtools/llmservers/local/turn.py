@@ -1,0 +1,248 @@
+"""One chat request from prompt to answer: the generation(s) and what is done with tool calls.
+
+Usage: ``prompt_tokens`` is the length of the tokenized prompt; ``completion_tokens`` counts every
+token sampled for the answer (the end-of-turn token included, and the tokens of a retry or a
+regeneration, see below).
+
+``tool_choice``: ``none`` -> tools are not offered (not rendered, not parsed); ``auto`` -> the
+model decides; ``required`` -> the assistant turn is prefilled with ``<tool_call>\\n{"name": "``;
+a named function -> ``<tool_call>\\n{"name": "<name>", "arguments": {`` (and generation stops at
+``</tool_call>``, as with ``parallel_tool_calls: false``, which keeps the first call only). The
+prefills go one step further than ``<tool_call>\\n`` because after that alone both Qwen2.5-Coder
+models end their turn at once, and after ``"arguments": `` they write raw text instead of an
+object. A call that cannot be parsed is retried once, at temperature 0 and with the call opened
+for the model (the ``required`` prefill, after any text already sent); not when that would repeat
+the first try exactly (same prefill, already at temperature 0), nor after ``max_tokens`` cut it.
+If the retry fails too, the first answer's text is returned as content.
+
+Repeated calls: a parsed call whose name and arguments (compared as parsed JSON) already have a
+``tool`` result in the conversation is refused (dropped; the other calls of the answer are
+returned). When every call of an answer is such a repeat, the answer is generated again without
+tools, from a prompt where the tool results of the current turn are folded into the last user
+message with the instruction to answer now without calling a tool (:func:`answer_now_messages`;
+the plainer "append a system message" variant makes both models echo the question, and keeping
+the tools in the prompt makes the 0.5B model call again). That prompt shares no cached prefix, so
+this path costs a full prompt evaluation. A repeated call is never returned: if the model still
+writes a call, it is dropped, and when nothing else is left the content lists the tool results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from devtools.llmservers import protocol as proto
+from devtools.llmservers.local.backend import GenParams, GenResult
+from devtools.llmservers.local.conversation import (
+    ToolResult,
+    answer_now_messages,
+    results_summary,
+    template_messages,
+    tool_results,
+)
+from devtools.llmservers.local.toolcalls import (
+    REQUIRED_PREFILL,
+    TOOL_CALL_CLOSE,
+    TOOL_CALL_OPEN,
+    ParsedCall,
+    ToolCallStream,
+)
+from devtools.llmservers.protocol import JSON, ChatRequest, ToolCall, Usage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from devtools.llmservers.local.server import LocalServer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Turn", "TurnResult"]
+
+
+@dataclass
+class TurnResult:
+    content: str
+    calls: list[ToolCall]
+    finish_reason: str
+    usage: Usage
+    cancelled: bool = False
+
+
+class Turn:
+    """One chat request: prompt, generation(s), tool-call handling (module docstring)."""
+
+    def __init__(self, server: LocalServer, req: ChatRequest, params: GenParams, cancel):
+        self.server = server
+        self.req = req
+        self.params = params
+        self.cancel: threading.Event = cancel
+        self.messages = template_messages(req.messages)
+        self.tools = req.tools if req.tool_choice != "none" else []
+        if req.tool_choice == "named":
+            self.names: frozenset[str] = frozenset({req.tool_choice_name or ""})
+            name = json.dumps(req.tool_choice_name)
+            self.prefill = f'{TOOL_CALL_OPEN}\n{{"name": {name}, "arguments": {{'
+        else:
+            self.names = frozenset(t["function"]["name"] for t in self.tools)
+            self.prefill = REQUIRED_PREFILL if req.tool_choice == "required" else ""
+        self.all_names = frozenset(t["function"]["name"] for t in req.tools)
+        self.stop = list(params.stop)
+        if self.tools and (req.tool_choice == "named" or not req.parallel_tool_calls):
+            self.stop.append(TOOL_CALL_CLOSE)
+        self.base = ""
+        self._first_tokens = None
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.committed = ""
+
+    async def prepare(self) -> None:
+        """Render and tokenize the prompt; 400 when it does not fit the context window."""
+        from jinja2 import TemplateError
+
+        try:
+            self.base, tokens = await self.server.in_worker(self._render, self.messages, self.tools)
+        except (ValueError, TypeError, TemplateError) as exc:  # the template refused them
+            raise proto.invalid_request(f"The messages cannot be rendered: {exc}") from None
+        self.prompt_tokens = len(tokens)
+        self._first_tokens: list[int] | None = tokens
+        n_ctx = self.server.backend.n_ctx
+        if self.prompt_tokens + (self.params.max_tokens or 1) > n_ctx:
+            raise proto.context_length_exceeded(self.prompt_tokens, n_ctx)
+
+    def _render(self, messages: list[JSON], tools: list[JSON]) -> tuple[str, list[int]]:
+        backend = self.server.backend
+        base = backend.render(messages, tools)
+        return base, backend.tokenize(base + self.prefill)
+
+    async def _pass(
+        self,
+        text: str | None,
+        *,
+        temperature: float,
+        stream: ToolCallStream | None,
+        on_text: Callable[[str], Any],
+        tools_prompt: tuple[list[JSON], list[JSON]] | None = None,
+    ) -> GenResult:
+        """One generation after prompt ``text`` (or the rendered ``tools_prompt`` + committed
+        text); text pieces go through ``stream`` (when tools are parsed) to ``on_text``."""
+        backend = self.server.backend
+
+        def tokens_of() -> list[int]:
+            prompt = text
+            if tools_prompt is not None:
+                prompt = backend.render(*tools_prompt) + self.committed
+            return backend.tokenize(prompt or "")
+
+        tokens = self._first_tokens
+        self._first_tokens = None  # the first pass's prompt is the one tokenized in prepare()
+        if tokens is None or text != self.base + self.prefill or tools_prompt is not None:
+            tokens = await self.server.in_worker(tokens_of)
+        room = backend.n_ctx - len(tokens)
+        if room <= 0:
+            return GenResult("length", 0)
+        max_tokens = min(self.params.max_tokens or room, room)
+        params = GenParams(
+            **{**self.params.__dict__, "max_tokens": max_tokens, "temperature": temperature}
+        )
+        params.stop = list(self.stop)
+
+        async def sink(piece: str) -> None:
+            out = stream.feed(piece) if stream is not None else piece
+            if out:
+                self.committed += out
+                await on_text(out)
+
+        result = await self.server.generate(tokens, params, self.cancel, sink)
+        self.completion_tokens += result.completion_tokens
+        return result
+
+    async def _emit(self, tail: str, on_text: Callable[[str], Any]) -> None:
+        if tail and not self.cancel.is_set():
+            self.committed += tail
+            await on_text(tail)
+
+    def _result(self, finish: str, calls: list[ToolCall] | None = None) -> TurnResult:
+        usage = Usage(self.prompt_tokens, self.completion_tokens)
+        return TurnResult(
+            self.committed, calls or [], finish, usage, cancelled=self.cancel.is_set()
+        )
+
+    async def run(self, on_text: Callable[[str], Any]) -> TurnResult:
+        if not self.names:
+            gen = await self._pass(
+                self.base, temperature=self.params.temperature, stream=None, on_text=on_text
+            )
+            return self._result(gen.finish_reason)
+
+        temperature, prefill = self.params.temperature, self.prefill
+        first_tail: str | None = None  # the first unparsable answer, returned if the retry fails
+        while True:
+            stream = ToolCallStream(self.names, emitted=self.committed, prefill=prefill)
+            gen = await self._pass(
+                self.base + self.committed + prefill,
+                temperature=temperature,
+                stream=stream,
+                on_text=on_text,
+            )
+            tail, parsed = stream.finish()
+            if gen.cancelled:
+                return self._result(gen.finish_reason)
+            if parsed.calls or parsed.error is None:
+                break
+            # Retry once at temperature 0 with the call opened for the model (the same text
+            # again would be pointless: not when nothing changes, nor after a cut by max_tokens).
+            retry_prefill = prefill or ("\n" if self.committed else "") + REQUIRED_PREFILL
+            retry = temperature > 0 or retry_prefill != prefill
+            if first_tail is None and gen.finish_reason != "length" and retry:
+                logger.info("local LLM: unparsable tool call (%s); retrying", parsed.error)
+                self.server.count("retries")
+                temperature, prefill, first_tail = 0.0, retry_prefill, tail
+                continue
+            logger.info("local LLM: unparsable tool call (%s); returned as text", parsed.error)
+            await self._emit(tail if first_tail is None else first_tail, on_text)
+            return self._result(gen.finish_reason)
+
+        await self._emit(tail, on_text)
+        if not parsed.calls:
+            return self._result(gen.finish_reason)
+        calls = parsed.calls
+        if self.req.tool_choice == "named" or not self.req.parallel_tool_calls:
+            calls = calls[:1]
+        known = tool_results(self.req.messages)
+        fresh = [c for c in calls if c.key not in known]
+        if fresh:
+            return self._result("tool_calls", [c.to_tool_call() for c in fresh])
+        return await self._answer_now(calls, known, on_text)
+
+    async def _answer_now(
+        self,
+        repeated: list[ParsedCall],
+        known: dict[tuple[str, str], ToolResult],
+        on_text: Callable[[str], Any],
+    ) -> TurnResult:
+        """Every call was a repeat: generate again without tools (module docstring)."""
+        logger.info(
+            "local LLM: refused repeated tool call(s) %s; answering without tools",
+            [c.key for c in repeated],
+        )
+        self.server.count("repeated_calls_refused")
+        messages = answer_now_messages(self.req.messages, known, repeated)
+        stream = ToolCallStream(self.all_names, emitted=self.committed)
+        self.stop = list(self.params.stop)
+        gen = await self._pass(
+            None,
+            temperature=self.params.temperature,
+            stream=stream,
+            on_text=on_text,
+            tools_prompt=(messages, []),
+        )
+        tail, parsed = stream.finish()
+        if parsed.calls or parsed.error is not None:  # never a call here: keep the text before
+            before = parsed.before
+            tail = before[len(self.committed) :] if before.startswith(self.committed) else ""
+        await self._emit(tail, on_text)
+        if not self.committed.strip() and not gen.cancelled:
+            await self._emit(results_summary(known[c.key] for c in repeated), on_text)
+        return self._result(gen.finish_reason)

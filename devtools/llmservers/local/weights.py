@@ -328,8 +328,27 @@ def load_llama(
 ) -> llama_cpp.Llama:
     """Load ``path`` in llama.cpp (CPU). The chat format comes from the GGUF's own template.
 
-    ``n_threads=None`` lets llama-cpp-python choose (half the CPUs, at least one).
+    ``n_threads=None`` lets llama-cpp-python choose (half the CPUs, at least one). Weights are
+    not repacked into llama.cpp's extra buffer types: on CPUs with AMX that path segfaults
+    evaluating any prompt of more than one token (ggml-org/llama.cpp#20824), and
+    llama-cpp-python has no argument for it, so the default model parameters are wrapped
+    while the model loads.
     """
     import llama_cpp  # lazy: heavy native import, and optional outside dev/tests
+    import llama_cpp.llama as llama_module
 
-    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    bindings = llama_module.llama_cpp
+    defaults = bindings.llama_model_default_params
+
+    def without_extra_buffers():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = without_extra_buffers
+    try:
+        return llama_cpp.Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
+        )
+    finally:
+        bindings.llama_model_default_params = defaults

@@ -7,14 +7,18 @@ import pytest
 
 from devtools import stack
 
-# Fixtures that start real processes: a test using one is in the `processes` tier.
-PROCESS_FIXTURES = frozenset({"asgi_server", "celery_worker"})
+# Fixtures that put a test in a slow tier: real server or worker processes, the real model.
+TIER_OF_FIXTURE = {
+    "asgi_server": pytest.mark.processes,
+    "celery_worker": pytest.mark.processes,
+    "local_llm": pytest.mark.local_model,
+}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if PROCESS_FIXTURES.intersection(item.fixturenames):
-            item.add_marker(pytest.mark.processes)
+        for fixture in TIER_OF_FIXTURE.keys() & set(item.fixturenames):
+            item.add_marker(TIER_OF_FIXTURE[fixture])
 
 
 def pytest_configure(config):

@@ -231,6 +231,21 @@ class TestBreaker:
         ask()  # the chat still tries the primary
         assert requests_to(llm, PRIMARY) == 6
 
+    def test_the_open_gauge_is_per_model_and_purpose(self, llm):
+        """A judge's breaker opening shows on the judge's series only, never the chat's."""
+
+        def gauge(purpose):
+            labels = {"model": PRIMARY, "purpose": purpose}
+            return REGISTRY.get_sample_value("llm_breaker_open", labels)
+
+        llm.set_faults(PRIMARY, {"kind": "status_500"})
+        ModelRing(purpose="judge").invoke([HumanMessage("grade")])
+        assert gauge("judge") == 1
+        llm.clear_faults()
+        ask()
+        assert gauge("chat") == 0
+        assert gauge("judge") == 1
+
     def test_state_is_shared_through_redis(self, llm):
         """A second ring object (another process in production) sees the open breaker."""
         llm.set_faults(PRIMARY, {"kind": "status_500"})

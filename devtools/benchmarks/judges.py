@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from agents.llm import LLMRequestError, LLMUnavailableError
-from evaluation.judges import RUBRICS, judge
 from devtools.benchmarks.labelled import LabelledCase
+from evaluation.judges import RUBRICS, judge
 
 
 @dataclass

@@ -12,9 +12,9 @@ import time
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 
+from agents.llm import ModelRing
 from agents.llm.clients import POOL_LIMITS
 from agents.llm.recorder import recorder
-from agents.llm import ModelRing
 from devtools.llmservers.simulator.app import spawned_simulator
 
 

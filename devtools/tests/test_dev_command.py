@@ -25,6 +25,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_dev_starts_web_worker_and_beat_and_stops_them_all():
     port = free_port()

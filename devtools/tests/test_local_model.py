@@ -293,6 +293,7 @@ def test_real_specs_are_consistent():
 # --- the real 0.5B model --------------------------------------------------------------------
 
 
+@pytest.mark.local_model
 def test_real_small_model_assembles_and_generates(tmp_path):
     # CI installs requirements/test-model.txt: this is not skipped when the parts are missing.
     spec = lm.QWEN25_CODER_0_5B

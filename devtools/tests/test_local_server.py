@@ -797,6 +797,7 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
 
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+    from agents.graph.context import Context
     from agents.graph.graph import build_graph
     from agents.llm import ring
     from agents.llm.recorder import recorder
@@ -805,14 +806,14 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
     settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
     # A real model on two cores: an answer after a tool result can take tens of seconds.
     settings.LLM_POLICY = {**settings.LLM_POLICY, "budget": 180.0, "request_timeout": 180.0}
-    settings.LLM_MAX_TOKENS = 64
     ring.ring_config.cache_clear()
     ring.breaker().reset("qwen-test/chat")
     agent = build_graph()  # no checkpointer: one turn
     result = asyncio.run(
         agent.ainvoke(
             {"messages": [HumanMessage("Use the calculator: what is 17*23?")]},
-            {"configurable": {"user_id": "e2e"}, "recursion_limit": 12},
+            {"recursion_limit": 12},
+            context=Context(user_id="e2e", max_tokens=64),
         )
     )
     messages = result["messages"]

@@ -613,7 +613,15 @@ def test_module_runs_without_django():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "devtools.llmservers.simulator.app", "--port", str(port), "--models", "z"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "devtools.llmservers.simulator.app",
+        "--port",
+        str(port),
+        "--models",
+        "z",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15

@@ -28,6 +28,8 @@ from devtools.stack.valkey import ValkeyServer
 
 AS_ROOT = os.geteuid() == 0
 
+pytestmark = pytest.mark.processes  # most of these start Postgres and Valkey of their own
+
 
 def free_ports(n: int) -> list[int]:
     """Distinct ports nobody listens on right now (all bound at once so they differ)."""

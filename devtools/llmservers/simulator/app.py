@@ -1466,7 +1466,14 @@ def spawned_simulator(*cli_args: str, startup_timeout: float = 20.0) -> Iterator
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    command = [sys.executable, "-m", "devtools.llmservers.simulator.app", "--port", str(port), *cli_args]
+    command = [
+        sys.executable,
+        "-m",
+        "devtools.llmservers.simulator.app",
+        "--port",
+        str(port),
+        *cli_args,
+    ]
     process = subprocess.Popen(  # noqa: S603 (our own module)
         [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL
     )

@@ -12,9 +12,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from agents import services
+from agentsite import pg
 from devtools.benchmarks import chat_streams
 from devtools.llmservers.simulator.app import spawned_simulator
-from agentsite import pg
 
 SIZES = (10, 50, 200)
 

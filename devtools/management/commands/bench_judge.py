@@ -11,9 +11,9 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 
 from agents.llm.recorder import recorder
-from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
 from devtools.benchmarks import labelled
 from devtools.benchmarks.judges import run_bench
+from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
 from evaluation.judges import judge_model
 from evaluation.tables import format_table
 

@@ -1,0 +1,143 @@
+"""The agent graph's own parts: the calculator's sandbox, the routing after the model, tool
+failures turned into messages to the model, and the typed context reaching the tools."""
+
+import asyncio
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.graph import END
+
+from agents import services
+from agents.graph.context import Context
+from agents.graph.graph import CALL_MODEL, RUN_TOOLS, build_graph, route_after_model
+from agents.graph.tools import TOOLS, ToolError, evaluate
+from agents.models import Message
+
+
+class TestCalculator:
+    @pytest.mark.parametrize(
+        ("expression", "value"),
+        [
+            ("17*23", 391),
+            ("2^10", 1024),
+            ("7 \u00d7 6", 42),
+            ("sqrt(16) + abs(-2)", 6.0),
+            ("-(3 - 5) * 2", 4),
+            ("10 // 3 + 10 % 3", 4),
+            ("round(pi, 2)", 3.14),
+        ],
+    )
+    def test_arithmetic(self, expression, value):
+        assert evaluate(expression) == value
+
+    @pytest.mark.parametrize(
+        ("expression", "complaint"),
+        [
+            ("__import__('os').system('id')", "Only numbers"),
+            ("open('/etc/passwd')", "Only numbers"),
+            ("(1).__class__", "Only numbers"),
+            ("[1, 2]", "Only numbers"),
+            ("sqrt(x=4)", "Only numbers"),
+            ("'a' * 3", "Only numbers"),
+            ("2 ** 5000", "Exponents above"),
+            ("1 / 0", "Division by zero"),
+            ("10.0 ** 300 * 10.0 ** 300", "too large"),
+            ("10.0 ** 400", "can't be computed"),
+            ("9" * 201, "longer than"),
+            ("1 +", "not an arithmetic expression"),
+            ("exp(1000)", "can't be computed"),
+        ],
+    )
+    def test_anything_else_is_refused_in_words(self, expression, complaint):
+        with pytest.raises(ToolError, match=complaint):
+            evaluate(expression)
+
+
+class TestRouting:
+    def test_tool_calls_go_to_the_tools(self):
+        asked = AIMessage("", tool_calls=[{"id": "c1", "name": "calculator", "args": {}}])
+        assert route_after_model({"messages": [HumanMessage("2+2?"), asked]}) == RUN_TOOLS
+
+    def test_an_answer_ends_the_turn(self):
+        assert route_after_model({"messages": [HumanMessage("hi"), AIMessage("hello")]}) == END
+
+    def test_the_nodes_are_wired_model_tools_model(self):
+        graph = build_graph().get_graph()
+        edges = {(edge.source, edge.target) for edge in graph.edges}
+        assert {("__start__", CALL_MODEL), (RUN_TOOLS, CALL_MODEL)} <= edges
+        assert {(CALL_MODEL, RUN_TOOLS), (CALL_MODEL, "__end__")} <= edges
+
+
+def run_tools(*calls, user_id="nobody") -> list[ToolMessage]:
+    """The graph's tools node alone, on one model message asking for `calls`."""
+    node = build_graph().nodes[RUN_TOOLS].bound
+    asked = AIMessage(
+        "",
+        tool_calls=[
+            {"id": f"call-{n}", "name": name, "args": args} for n, (name, args) in enumerate(calls)
+        ],
+    )
+    from langgraph.runtime import Runtime
+
+    config = {"configurable": {"__pregel_runtime": Runtime(context=Context(user_id=user_id))}}
+    return asyncio.run(node.ainvoke({"messages": [asked]}, config))["messages"]
+
+
+class TestToolFailures:
+    def test_a_tool_error_is_told_to_the_model(self):
+        (result,) = run_tools(("calculator", {"expression": "1/0"}))
+        assert result.content == "Error: Division by zero."
+
+    def test_an_unknown_zone_is_told_to_the_model(self):
+        (result,) = run_tools(("current_time", {"timezone": "Mars/Olympus"}))
+        assert result.content.startswith("Error: Unknown time zone 'Mars/Olympus'")
+
+    def test_bad_arguments_are_told_to_the_model(self):
+        (result,) = run_tools(("calculator", {"formula": "1+1"}))
+        assert result.content.startswith("Error:")
+        assert result.status == "error"
+
+    def test_several_calls_each_get_their_result(self):
+        results = run_tools(
+            ("calculator", {"expression": "2+2"}), ("calculator", {"expression": "nope"})
+        )
+        assert [r.tool_call_id for r in results] == ["call-0", "call-1"]
+        assert results[0].content == "4"
+        assert results[1].content.startswith("Error:")
+
+    def test_an_unexpected_failure_is_hidden_from_the_model(self, monkeypatch):
+        from agents.graph import tools
+
+        def broken(*_, **__):
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setattr(tools, "evaluate", broken)
+        (result,) = run_tools(("calculator", {"expression": "1+1"}))
+        assert result.content == "Error: the tool failed unexpectedly; answer without it."
+        assert "secret" not in result.content
+
+
+@pytest.mark.django_db(transaction=True)
+class TestContext:
+    def test_past_messages_come_from_the_context_person_only(self, make_user):
+        ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+        for owner, text in ((ada, "my boat is called Petrel"), (bob, "my boat is called Osprey")):
+            session = services.create_session(owner=owner, title="boats")
+            Message.objects.create(session=session, role="user", content=text)
+        (result,) = run_tools(("search_past_messages", {"query": "boat"}), user_id=str(ada.pk))
+        assert "Petrel" in result.content
+        assert "Osprey" not in result.content
+
+    def test_the_model_cannot_name_another_person(self, make_user):
+        ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+        session = services.create_session(owner=bob)
+        Message.objects.create(session=session, role="user", content="bob's secret boat")
+        (result,) = run_tools(
+            ("search_past_messages", {"query": "boat", "user_id": str(bob.pk)}),
+            user_id=str(ada.pk),
+        )
+        assert "secret" not in result.content
+
+    def test_every_tool_hides_the_runtime_from_the_model(self):
+        for tool in TOOLS:
+            assert "runtime" not in tool.tool_call_schema.model_json_schema()["properties"]

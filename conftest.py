@@ -198,7 +198,7 @@ def asgi_server(tmp_path):
 @pytest.fixture(scope="session")
 def simulator():
     """The LLM simulator: instant answers of 8 token pieces; tests add latency or faults."""
-    from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
+    from devtools.llmservers.simulator import SimulatorConfig, running_simulator
 
     with running_simulator(SimulatorConfig(ttft_ms=0, tokens_per_s=0, reply_tokens=8)) as sim:
         yield sim

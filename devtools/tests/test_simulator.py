@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from devtools.llmservers import protocol as proto
-from devtools.llmservers.simulator.app import (
+from devtools.llmservers.simulator import (
     JUDGE_REPLY,
     FaultSpec,
     SimulatorConfig,
@@ -613,15 +613,8 @@ def test_module_runs_without_django():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "devtools.llmservers.simulator.app",
-        "--port",
-        str(port),
-        "--models",
-        "z",
-    ]
+    cmd = [sys.executable, "-m", "devtools.llmservers.simulator", "--port", str(port)]
+    cmd += ["--models", "z"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -637,5 +630,5 @@ def test_module_runs_without_django():
     finally:
         proc.terminate()
         proc.wait(10)
-    check = "import sys, devtools.llmservers.simulator.app; assert 'django' not in sys.modules"
+    check = "import sys, devtools.llmservers.simulator; assert 'django' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
+from devtools.llmservers.simulator import SimulatorConfig, running_simulator
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ALLOW_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"

@@ -1,7 +1,7 @@
 """``manage.py llm_simulator``: run the LLM simulator (a thin wrapper over the module).
 
-Same arguments as ``python -m devtools.llmservers.simulator.app`` (both come from
-:func:`devtools.llmservers.simulator.app.add_arguments`), e.g.::
+Same arguments as ``python -m devtools.llmservers.simulator`` (both come from
+:func:`devtools.llmservers.simulator.add_arguments`), e.g.::
 
     python manage.py llm_simulator --port 8800 --ttft-ms 300 --tokens-per-s 50 --reply-tokens 150 \\
         --rules rules.json --fault gpt-4o:status_429:2 --fault "*:break_after_tokens:5"
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from devtools.llmservers.simulator import app as simulator
+from devtools.llmservers import simulator
 
 
 class Command(BaseCommand):

@@ -18,30 +18,50 @@ When ``api_key`` is set every endpoint needs ``Authorization: Bearer <api_key>``
 any bearer token); otherwise 401 ``invalid_api_key``. When ``models`` is set, other model names get
 404 ``model_not_found``; otherwise any model name is accepted.
 
+Rules
+-----
+The simulator knows no product: what it answers beyond an echo comes from rules, each a JSON
+object of one of three kinds (:mod:`~devtools.llmservers.simulator.rules`; :func:`load_rules`
+raises ValueError on an unknown key or kind, a bad regex, a wrong type):
+
+- reply: ``{"match": REGEX, "system": REGEX, "model": NAME, "reply": TEXT}``;
+- tool calls: ``{"match": ..., "system": ..., "model": ..., "tool_calls": [{"name": TOOL,
+  "arguments": {...}}, ...]}``;
+- intent: ``{"intent": "arithmetic" | "time", "tool": TOOL, "argument": NAME, "default": VALUE,
+  "model": NAME}`` -- each ask of that kind in the last user message calls ``TOOL`` with the
+  asked value as its argument ``NAME``. ``"arithmetic"`` asks are expressions after an asking
+  word ("what is 2+3*4", "calculate 7 times 6" -> ``"2+3*4"``, ``"7 * 6"``) or a message that is
+  just one; ``"time"`` asks name "time"/"date"/"today"/"clock"/"what day", and their value is
+  each IANA zone, abbreviation or city named ("in Tokyo" -> ``"Asia/Tokyo"``), else ``default``
+  (no default: the call has no arguments).
+
+``match`` is searched in the last user message and ``system`` in the system/developer prompt
+(case-insensitive, ``.`` matches newlines); a reply or tool-call rule needs one of them, and both
+must be found when both are given. ``model`` (optional) limits a rule to one model name.
+
+Rules come from ``config.rules`` (CLI ``--rules FILE``), the scripted ones a test changes:
+``set_rules`` / ``PUT /_sim/rules`` replace them, ``reset`` restores the configured ones; and
+``config.base_rules`` (``--base-rules FILE``), fixed for the simulator's life and tried after
+them (a product's tools and prompts, e.g. ``agents/tests/simulator_rules.json``). Either is a
+list, ``{"rules": [...]}`` or the path of a JSON file of either. ``GET /_sim/rules`` shows both.
+
 Replies (deterministic; the first that applies wins)
 ----------------------------------------------------
-1. Scripted rules (``config.rules``: a list, ``{"rules": [...]}`` or a JSON file path), each
-   ``{"match": REGEX, "reply": TEXT}`` or
-   ``{"match": REGEX, "tool_calls": [{"name": ..., "arguments": {...}}]}``, with an optional
-   ``"model"`` (exact name). ``match`` is searched (case-insensitive) in the last user message;
-   an optional ``"system": REGEX`` must also be found in the system/developer prompt.
-   A tool-call rule applies only to offered tools allowed by ``tool_choice``, and drops calls
-   whose result (same name and arguments) is already in the conversation; if nothing is left the
-   next rule is tried.
-2. Judge: a system/developer prompt containing the words "JSON" and "score" gets
-   ``{"score": 1.0, "passed": true, "reason": "simulated"}`` (``planning.JUDGE_REPLY``).
-3. Tool intents in the last user message, when the tool is offered and ``tool_choice`` is not
-   ``"none"``: arithmetic ("what is 2+3*4", "calculate 7 times 6") -> ``calculator``
-   ``{"expression": "2+3*4"}``; "time"/"date"/"today" -> ``current_time`` ``{"timezone": "UTC"}``
-   (or each IANA zone, city or abbreviation named, e.g. "in Tokyo" -> ``"Asia/Tokyo"``). Several
-   asks give several tool calls in one response (in text order; only the first when
-   ``parallel_tool_calls`` is false). A call whose result is already in the conversation is never
-   made again. ``tool_choice`` "required"/named without an intent calls the (first) tool with
-   arguments made from its JSON schema.
-4. Tool results after the last user message (or known results of the asked calls) -> a final
+1. Reply and tool-call rules, in order (the scripted rules, then the base rules). A reply rule
+   answers its text. A tool-call rule applies only to offered tools allowed by ``tool_choice``,
+   and drops calls whose result (same name and arguments) is already in the conversation; if
+   nothing is left the next rule is tried.
+2. Intent rules whose tool is offered (and allowed by ``tool_choice``): every ask in the last
+   user message, of every intent rule, is a tool call, in text order (only the first when
+   ``parallel_tool_calls`` is false); when the tool has one parameter of another name, the
+   argument is renamed to it. A call whose result is already in the conversation is never made
+   again. ``tool_choice`` "required"/named without such a call calls the (first) tool: with the
+   first value its intent rule finds in the message (else its default, else the message), or,
+   for a tool without an intent rule, with arguments made from its JSON schema.
+3. Tool results after the last user message (or known results of the asked calls) -> a final
    answer quoting them: ``"The result is <content>."`` or
    ``"The results are <c1>, <c2> and <c3>."``
-5. Echo: :func:`echo_reply` -- ``"You said: <text>."`` (whitespace collapsed; the final "." is
+4. Echo: :func:`echo_reply` -- ``"You said: <text>."`` (whitespace collapsed; the final "." is
    added only when the text does not end in . ! or ?) padded with filler words (lorem ipsum ...)
    or cut so that it has exactly ``reply_tokens`` token pieces.
 
@@ -102,8 +122,8 @@ from devtools.llmservers.simulator.cli import (
 from devtools.llmservers.simulator.config import ModelProfile, SimulatorConfig
 from devtools.llmservers.simulator.embeddings import embed_text
 from devtools.llmservers.simulator.faults import FAULT_KINDS, FaultSpec
-from devtools.llmservers.simulator.planning import JUDGE_REPLY, plan_reply
-from devtools.llmservers.simulator.rules import Rule, load_rules
+from devtools.llmservers.simulator.planning import plan_reply
+from devtools.llmservers.simulator.rules import IntentRule, Rule, load_rules
 from devtools.llmservers.simulator.serving import (
     SimulatorHandle,
     running_simulator,
@@ -114,8 +134,8 @@ from devtools.llmservers.simulator.tokens import count_prompt_tokens, echo_reply
 
 __all__ = [
     "FAULT_KINDS",
-    "JUDGE_REPLY",
     "FaultSpec",
+    "IntentRule",
     "ModelProfile",
     "Rule",
     "Simulator",

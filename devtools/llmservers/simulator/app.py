@@ -11,7 +11,6 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,7 +34,7 @@ from devtools.llmservers.simulator.config import (
 from devtools.llmservers.simulator.embeddings import embed_text
 from devtools.llmservers.simulator.faults import Decision, FaultSpec, FaultState
 from devtools.llmservers.simulator.planning import Plan, plan_reply
-from devtools.llmservers.simulator.rules import Rule, load_rules
+from devtools.llmservers.simulator.rules import IntentRule, Rule, RuleSource, load_rules
 from devtools.llmservers.simulator.tokens import count_prompt_tokens, count_words
 
 logger = logging.getLogger(__name__)
@@ -74,6 +73,7 @@ class Simulator:
             m: FaultSpec.from_value(s) for m, s in (self.config.faults or {}).items()
         }
         self._initial_rules = load_rules(self.config.rules)
+        self._base_rules = load_rules(self.config.base_rules)  # fixed: tried after the rules
         self._profiles = {
             m: ModelProfile.from_value(p) for m, p in (self.config.profiles or {}).items()
         }
@@ -86,7 +86,7 @@ class Simulator:
         self._rng = random.Random(self.config.seed)  # noqa: S311 - simulated faults
         self._faults: dict[str, FaultSpec] = {}
         self._states: dict[str, FaultState] = {}
-        self._rules: list[Rule] = []
+        self._rules: list[Rule | IntentRule] = []
         self._stats: dict[str, Any] = {}
         self.active_requests = 0
         self._closing: asyncio.Future[None] | None = None
@@ -140,7 +140,8 @@ class Simulator:
                     out[model]["remaining"] = max(0, state.spec.fail_times - state.failures)
             return out
 
-    def set_rules(self, rules: list[Mapping[str, Any]] | Mapping[str, Any] | str | Path) -> None:
+    def set_rules(self, rules: RuleSource) -> None:
+        """Replace the scripted rules (the base rules stay); raises ValueError on a bad rule."""
         parsed = load_rules(rules)
         with self._lock:
             self._rules = parsed
@@ -148,6 +149,9 @@ class Simulator:
     def rules(self) -> list[JSON]:
         with self._lock:
             return [r.source for r in self._rules]
+
+    def base_rules(self) -> list[JSON]:
+        return [r.source for r in self._base_rules]
 
     def stats(self) -> JSON:
         """``{"total": {"requests", "outcomes"}, "models": {name: {...}}, "endpoints": {...},
@@ -324,7 +328,7 @@ class Simulator:
             self._count_outcome(model, "context_length")
             raise proto.context_length_exceeded(prompt_tokens, window)
         with self._lock:
-            rules = self._rules
+            rules = [*self._rules, *self._base_rules]
         plan = plan_reply(req, rules, profile.reply_tokens)
         usage = Usage(prompt_tokens, plan.completion_tokens)
 
@@ -510,7 +514,7 @@ class Simulator:
                 self.set_rules(json.loads(body or b"[]"))
             except ValueError as exc:
                 raise proto.invalid_request(f"Bad rules: {exc}") from None
-        await proto.send_json(send, 200, {"rules": self.rules()})
+        await proto.send_json(send, 200, {"rules": self.rules(), "base_rules": self.base_rules()})
 
     async def _admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:
         await proto.send_json(send, 200, self.stats())

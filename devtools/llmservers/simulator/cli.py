@@ -89,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context-window", type=int, default=None, help="prompt+max_tokens limit")
     parser.add_argument("--rules", default=None, help="JSON file of scripted rules")
     parser.add_argument(
+        "--base-rules", default=None, help="JSON file of rules tried after --rules, never replaced"
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -130,6 +133,7 @@ def config_from_options(options: Mapping[str, Any]) -> SimulatorConfig:
         profiles=profiles,
         faults=dict(faults),
         rules=options.get("rules"),
+        base_rules=options.get("base_rules"),
         embedding_dim=options["embedding_dim"],
         seed=options["seed"],
     )

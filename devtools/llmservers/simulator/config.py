@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.simulator.faults import FaultSpec
+from devtools.llmservers.simulator.rules import RuleSource
 
 DEFAULT_MODEL = "simulator"  # the model /v1/models lists when no model names are configured
 SYSTEM_FINGERPRINT = "fp_simulator"
@@ -49,7 +49,8 @@ class SimulatorConfig:
     context_window: int | None = None
     profiles: dict[str, ModelProfile | dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, FaultSpec | dict[str, Any]] = field(default_factory=dict)
-    rules: list[dict[str, Any]] | str | Path | None = None
+    rules: RuleSource | None = None  # scripted: set_rules replaces them
+    base_rules: RuleSource | None = None  # fixed, tried after ``rules``
     embedding_dim: int = 384
     embedding_latency_ms: float = 0.0
     seed: int = 0  # for fault probabilities

@@ -1,9 +1,12 @@
-"""Tool intents: the asks the simulator recognises in a message (arithmetic, time zones) and
-the arguments it makes for a tool call."""
+"""Tool intents: the asks the simulator recognises in a message (:data:`INTENTS`: arithmetic,
+the time in time zones), and the arguments it makes for a tool call. Which tool answers an
+intent is for the rules to say (an intent rule, :mod:`~devtools.llmservers.simulator.rules`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +29,7 @@ _ARITH_INTENT_RE = re.compile(
     re.I,
 )
 _DATE_LIKE_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}/\d{1,2}/\d{2,4}$")
-TIME_INTENT_RE = re.compile(r"\b(?:time|date|today|clock|what day)\b", re.I)
+_TIME_INTENT_RE = re.compile(r"\b(?:time|date|today|clock|what day)\b", re.I)
 _IANA_RE = re.compile(r"\b[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_\-]+)+\b")
 _TZ_ABBREVIATIONS = tuple(
     (  # noqa: SIM905
@@ -139,14 +142,8 @@ def fit_arguments(spec: JSON, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def synthesize_arguments(spec: JSON, user_text: str) -> dict[str, Any]:
-    """Arguments for a forced call: the tool's required properties filled from the user text."""
-    name = spec.get("name")
-    if name == "calculator":
-        exprs = find_arithmetic(user_text)
-        return fit_arguments(spec, {"expression": exprs[0][1] if exprs else user_text})
-    if name == "current_time":
-        zones = find_timezones(user_text)
-        return fit_arguments(spec, {"timezone": zones[0][1] if zones else "UTC"})
+    """Arguments for a forced call of a tool no intent rule knows: its required properties,
+    each the first enum value, a zero value of its type, or else the user text."""
     params = spec.get("parameters") or {}
     props = _properties(spec)
     required = params.get("required") if isinstance(params, dict) else None
@@ -161,3 +158,29 @@ def synthesize_arguments(spec: JSON, user_text: str) -> dict[str, Any]:
             prop.get("type"), user_text
         )
     return args
+
+
+def find_time_asks(text: str) -> list[tuple[int, str | None]]:
+    """Asks for the time or date in ``text``: a zone for each zone named, or one ask without a
+    zone (``None``) when none is."""
+    m = _TIME_INTENT_RE.search(text)
+    if not m:
+        return []
+    return list(find_timezones(text)) or [(m.start(), None)]
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A kind of ask: ``asks`` finds the asks in a message, by position (a ``None`` value: asked
+    with no value named); ``values`` finds the values a forced call can take from any text."""
+
+    asks: Callable[[str], list[tuple[int, str | None]]]
+    values: Callable[[str], list[tuple[int, str]]]
+
+
+INTENTS = {
+    # "what is 2+3*4", "calculate 7 times 6" -> "2+3*4", "7 * 6"
+    "arithmetic": Intent(asks=find_arithmetic, values=find_arithmetic),
+    # "what time is it in Tokyo?" -> "Asia/Tokyo"; "what's the date?" -> no value
+    "time": Intent(asks=find_time_asks, values=find_timezones),
+}

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from devtools.llmservers import protocol as proto
-from devtools.llmservers.protocol import ChatRequest, ToolCall
-from devtools.llmservers.simulator.intents import (
-    TIME_INTENT_RE,
-    find_arithmetic,
-    find_timezones,
-    fit_arguments,
-    synthesize_arguments,
-)
-from devtools.llmservers.simulator.rules import Rule
+from devtools.llmservers.protocol import JSON, ChatRequest, ToolCall
+from devtools.llmservers.simulator.intents import fit_arguments, synthesize_arguments
+from devtools.llmservers.simulator.rules import Call, IntentRule, Rule
 from devtools.llmservers.simulator.tokens import echo_reply, split_pieces
-
-JUDGE_REPLY = '{"score": 1.0, "passed": true, "reason": "simulated"}'
 
 
 @dataclass
@@ -48,13 +40,17 @@ def _quote_results(contents: list[str]) -> str:
     return f"The results are {', '.join(contents[:-1])} and {contents[-1]}."
 
 
-def _is_judge_prompt(system_text: str) -> bool:
-    return bool(
-        re.search(r"\bjson\b", system_text, re.I) and re.search(r"score", system_text, re.I)
-    )
+def _forced_arguments(
+    intent_rules: list[IntentRule], name: str, spec: JSON, user_text: str
+) -> dict[str, Any]:
+    """A forced call's arguments: from the tool's intent rule, else from its JSON schema."""
+    for rule in intent_rules:
+        if rule.tool == name:
+            return fit_arguments(spec, rule.forced_arguments(user_text))
+    return synthesize_arguments(spec, user_text)
 
 
-def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
+def plan_reply(req: ChatRequest, rules: Sequence[Rule | IntentRule], reply_tokens: int) -> Plan:
     """The deterministic reply to ``req`` (the package docstring, "Replies")."""
     messages = req.messages
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
@@ -90,7 +86,7 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
     if req.tool_choice == "named":
         allowed = {req.tool_choice_name}
 
-    def tool_plan(calls: list[tuple[str, dict[str, Any]]]) -> Plan:
+    def tool_plan(calls: list[Call]) -> Plan:
         if not req.parallel_tool_calls:
             calls = calls[:1]
         tool_calls, arg_pieces = [], []
@@ -103,18 +99,14 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
             arg_pieces.append(split_pieces(arguments))
         return Plan(None, tool_calls, arg_pieces, [], "tool_calls")
 
-    def new_calls(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    def new_calls(calls: list[Call]) -> list[Call]:
         return [
             (n, a) for n, a in calls if n in allowed and proto.tool_call_key(n, a) not in results
         ]
 
     text: str | None = None
     for rule in rules:
-        if rule.model is not None and rule.model != req.model:
-            continue
-        if not rule.pattern.search(user_text):
-            continue
-        if rule.system is not None and not rule.system.search(system_text):
+        if not isinstance(rule, Rule) or not rule.applies(req.model, user_text, system_text):
             continue
         if rule.reply is not None:
             text = rule.reply
@@ -123,28 +115,24 @@ def plan_reply(req: ChatRequest, rules: list[Rule], reply_tokens: int) -> Plan:
         if calls:
             return tool_plan(calls)
 
-    if text is None and _is_judge_prompt(system_text):
-        text = JUDGE_REPLY
-
     if text is None:
-        intents: list[tuple[int, str, dict[str, Any]]] = []
-        if "calculator" in offered:
-            for pos, expr in find_arithmetic(user_text):
-                args = fit_arguments(offered["calculator"], {"expression": expr})
-                intents.append((pos, "calculator", args))
-        if "current_time" in offered:
-            m = TIME_INTENT_RE.search(user_text)
-            if m:
-                zones = find_timezones(user_text) or [(m.start(), "UTC")]
-                for pos, zone in zones:
-                    args = fit_arguments(offered["current_time"], {"timezone": zone})
-                    intents.append((pos, "current_time", args))
+        intent_rules = [
+            r
+            for r in rules
+            if isinstance(r, IntentRule) and r.tool in offered and r.model in (None, req.model)
+        ]
+        intents = [
+            (pos, r.tool, fit_arguments(offered[r.tool], args))
+            for r in intent_rules
+            for pos, args in r.asks(user_text)
+        ]
         intents.sort(key=lambda x: x[0])
         asked = [(n, a) for _, n, a in intents]
         calls = new_calls(asked)
         if not calls and not recent and req.tool_choice in ("required", "named"):
             name = req.tool_choice_name or next(iter(offered))
-            calls = new_calls([(name, synthesize_arguments(offered[name], user_text))])
+            args = _forced_arguments(intent_rules, name, offered[name], user_text)
+            calls = new_calls([(name, args)])
         if calls:
             return tool_plan(calls)
         known = [results[k] for k in (proto.tool_call_key(n, a) for n, a in asked) if k in results]

@@ -11,7 +11,6 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from devtools.llmservers.protocol import JSON
@@ -19,6 +18,7 @@ from devtools.llmservers.serving import ThreadedServer, uvicorn_server
 from devtools.llmservers.simulator.app import Simulator
 from devtools.llmservers.simulator.config import SimulatorConfig
 from devtools.llmservers.simulator.faults import FaultSpec
+from devtools.llmservers.simulator.rules import RuleSource
 
 
 class SimulatorHandle(ThreadedServer):
@@ -34,7 +34,7 @@ class SimulatorHandle(ThreadedServer):
     def clear_faults(self, model: str | None = None) -> None:
         self.simulator.clear_faults(model)
 
-    def set_rules(self, rules: list[Mapping[str, Any]] | Mapping[str, Any] | str | Path) -> None:
+    def set_rules(self, rules: RuleSource) -> None:
         self.simulator.set_rules(rules)
 
     def stats(self) -> JSON:

@@ -5,6 +5,9 @@ Same arguments as ``python -m devtools.llmservers.simulator`` (both come from
 
     python manage.py llm_simulator --port 8800 --ttft-ms 300 --tokens-per-s 50 --reply-tokens 150 \\
         --rules rules.json --fault gpt-4o:status_429:2 --fault "*:break_after_tokens:5"
+
+``--base-rules agents/tests/simulator_rules.json`` gives it agentsite's tool calls and judge
+verdicts, as in the tests (a load test's "what is 12*7?" then calls the calculator).
 """
 
 from __future__ import annotations

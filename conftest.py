@@ -197,10 +197,13 @@ def asgi_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def simulator():
-    """The LLM simulator: instant answers of 8 token pieces; tests add latency or faults."""
-    from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
+    """The LLM simulator with agentsite's rules (its tools, the judges' verdict): instant answers
+    of 8 token pieces; tests add latency, faults or rules of their own."""
+    from agents.tests import SIMULATOR_RULES
+    from devtools.llmservers.simulator import SimulatorConfig, running_simulator
 
-    with running_simulator(SimulatorConfig(ttft_ms=0, tokens_per_s=0, reply_tokens=8)) as sim:
+    config = SimulatorConfig(ttft_ms=0, tokens_per_s=0, reply_tokens=8, base_rules=SIMULATOR_RULES)
+    with running_simulator(config) as sim:
         yield sim
 
 

@@ -20,7 +20,7 @@ from agents.llm.ring import (
     ModelRing,
 )
 from agents.models import LLMCall
-from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
+from devtools.llmservers.simulator import SimulatorConfig, echo_reply, running_simulator
 
 PRIMARY, FALLBACK = "sim-primary", "sim-fallback"
 

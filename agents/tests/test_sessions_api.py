@@ -10,7 +10,7 @@ from agents.checkpoints import agent_graph
 from agents.models import ChatSession, Message
 from agents.tasks import generate_session_title
 from agentsite.loops import background_loop
-from devtools.llmservers.simulator.app import echo_reply
+from devtools.llmservers.simulator import echo_reply
 
 SESSION_KEYS = {"id", "title", "created_at", "updated_at", "message_count"}
 MESSAGE_KEYS = {"id", "role", "content", "status", "created_at", "model", "tool_calls"}

@@ -14,7 +14,7 @@ from agents import checkpoints, services
 from agents.models import LLMCall, Message
 from agents.sse import decode
 from agentsite.loops import background_loop
-from devtools.llmservers.simulator.app import SimulatorConfig, echo_reply, running_simulator
+from devtools.llmservers.simulator import SimulatorConfig, echo_reply, running_simulator
 from devtools.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,7 +15,7 @@ from langchain_openai import ChatOpenAI
 from agents.llm import ModelRing
 from agents.llm.clients import POOL_LIMITS
 from agents.llm.recorder import recorder
-from devtools.llmservers.simulator.app import spawned_simulator
+from devtools.llmservers.simulator import spawned_simulator
 
 
 def _bare_client(base_url: str, model: str) -> ChatOpenAI:

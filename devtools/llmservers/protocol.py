@@ -1,8 +1,8 @@
 """The OpenAI HTTP wire format, shared by our OpenAI-compatible servers.
 
-Both the LLM simulator (``devtools.llmservers.simulator.app``) and the local model server speak the OpenAI
-chat-completions / embeddings / models protocol. This module holds the protocol part only, with no
-knowledge of either server and no dependency beyond the standard library:
+Both the LLM simulator (``devtools.llmservers.simulator``) and the local model server speak the
+OpenAI chat-completions / embeddings / models protocol. This module holds the protocol part only,
+with no knowledge of either server and no dependency beyond the standard library:
 
 * request parsing and validation: :func:`parse_chat_request`, :func:`parse_embeddings_request`
   (invalid input raises :class:`OpenAIError`, which carries the status and the error body);

@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from devtools.llmservers import protocol as proto
-from devtools.llmservers.simulator.app import (
-    JUDGE_REPLY,
+from devtools.llmservers.simulator import (
     FaultSpec,
     SimulatorConfig,
     build_parser,
@@ -28,6 +27,7 @@ from devtools.llmservers.simulator.app import (
     count_prompt_tokens,
     echo_reply,
     embed_text,
+    load_rules,
     parse_fault,
     running_simulator,
     split_pieces,
@@ -35,6 +35,13 @@ from devtools.llmservers.simulator.app import (
 from devtools.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 REPO = Path(__file__).resolve().parents[2]
+JUDGE_REPLY = '{"score": 1.0, "passed": true, "reason": "simulated"}'
+# The base rules of these tests: the intents mapped to the agent's tools, and a judge's verdict.
+BASE_RULES = [
+    {"intent": "arithmetic", "tool": "calculator", "argument": "expression"},
+    {"intent": "time", "tool": "current_time", "argument": "timezone", "default": "UTC"},
+    {"system": r"\bjson\b.*\bscore\b", "reply": JUDGE_REPLY},
+]
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +52,7 @@ def _fresh_cache():
 
 @pytest.fixture(scope="module")
 def sim():
-    with running_simulator(SimulatorConfig(reply_tokens=12)) as handle:
+    with running_simulator(SimulatorConfig(reply_tokens=12, base_rules=BASE_RULES)) as handle:
         yield handle
 
 
@@ -265,6 +272,96 @@ def test_rules_load_from_a_json_file(tmp_path):
     ):
         body = chat(c, [user("hello there")]).json()
     assert body["choices"][0]["message"]["content"] == "Hi from the file."
+
+
+def test_base_rules_stay_when_the_scripted_rules_change(sim, client):
+    sim.set_rules([{"match": "^ping$", "reply": "pong"}])
+    choice = chat(client, [user("what is 2+2")], tools=[CALCULATOR]).json()["choices"][0]
+    assert choice["message"]["tool_calls"][0]["function"]["name"] == "calculator"
+    with httpx.Client(base_url=sim.root_url) as admin:
+        shown = admin.get("/_sim/rules").json()
+        assert shown == {"rules": [{"match": "^ping$", "reply": "pong"}], "base_rules": BASE_RULES}
+        assert admin.put("/_sim/rules", json=[{"match": "what is"}]).status_code == 400
+        assert admin.get("/_sim/rules").json() == shown
+    # a scripted reply rule comes before the base rules' intents
+    sim.set_rules([{"match": "what is", "reply": "No idea."}])
+    choice = chat(client, [user("what is 2+2")], tools=[CALCULATOR]).json()["choices"][0]
+    assert choice["message"]["content"] == "No idea."
+
+
+def function_tool(name, argument):
+    parameters = {"type": "object", "properties": {argument: {"type": "string"}}}
+    return {"type": "function", "function": {"name": name, "parameters": parameters}}
+
+
+def test_intent_rules_map_the_asks_to_any_tool_and_argument():
+    rules = [
+        {"intent": "arithmetic", "tool": "calc", "argument": "expr", "model": "m"},
+        {"intent": "time", "tool": "clock", "argument": "zone"},
+    ]
+    tools = [function_tool("calc", "expr"), function_tool("clock", "zone")]
+    with (
+        running_simulator(SimulatorConfig(rules=rules)) as sim,
+        httpx.Client(base_url=sim.base_url) as c,
+    ):
+
+        def calls(text, model="m"):
+            body = {"model": model, "messages": [user(text)], "tools": tools}
+            message = c.post("/chat/completions", json=body).json()["choices"][0]["message"]
+            return [
+                (call["function"]["name"], json.loads(call["function"]["arguments"]))
+                for call in message.get("tool_calls") or ()
+            ]
+
+        assert calls("What is 6*7, and the time in Paris?") == [
+            ("calc", {"expr": "6*7"}),
+            ("clock", {"zone": "Europe/Paris"}),
+        ]
+        assert calls("what time is it?") == [("clock", {})]  # no zone named, no default
+        assert calls("what is 6*7", model="other") == []  # that rule is for model "m"
+
+
+@pytest.mark.parametrize(
+    ("rule", "error"),
+    [
+        ("hello", "a rule is a JSON object"),
+        ({"match": "x"}, "exactly one of 'reply', 'tool_calls' and 'intent'"),
+        ({"match": "x", "reply": "a", "intent": "time"}, "exactly one of"),
+        ({"reply": "a"}, "needs a 'match' or a 'system' regex"),
+        ({"match": "(", "reply": "a"}, "bad 'match' regex"),
+        ({"system": 3, "reply": "a"}, "'system' must be a regex string"),
+        ({"match": "x", "reply": 3}, "'reply' must be a string"),
+        ({"match": "x", "reply": "a", "typo": 1}, r"unknown keys \['typo'\]"),
+        ({"match": "x", "reply": "a", "model": 1}, "'model' must be a model name"),
+        ({"match": "x", "tool_calls": []}, "'tool_calls' must be a non-empty list"),
+        ({"match": "x", "tool_calls": [{"arguments": {}}]}, "each tool call needs a 'name'"),
+        ({"match": "x", "tool_calls": [{"name": "t", "arguments": [1]}]}, "must be an object"),
+        ({"match": "x", "tool_calls": [{"name": "t", "args": {}}]}, "nothing else"),
+        ({"intent": "weather", "tool": "t", "argument": "a"}, "unknown intent 'weather'"),
+        ({"intent": "time", "argument": "a"}, "'tool' must be a name"),
+        ({"intent": "time", "tool": "t", "argument": ""}, "'argument' must be a name"),
+        ({"intent": "time", "tool": "t", "argument": "a", "default": []}, "'default' must be"),
+        ({"intent": "time", "tool": "t", "argument": "a", "default": True}, "'default' must be"),
+        ({"intent": "time", "tool": "t", "argument": "a", "match": "x"}, "unknown keys"),
+    ],
+)
+def test_bad_rules_are_refused(rule, error):
+    with pytest.raises(ValueError, match=error):
+        load_rules([rule])
+    with pytest.raises(ValueError, match=r"\Arule 1: "):  # the error names the bad rule
+        load_rules({"rules": [{"match": "fine", "reply": "ok"}, rule]})
+
+
+def test_rules_must_be_a_list():
+    for source in ({"rule": []}, {"rules": "x"}, 42):
+        with pytest.raises(ValueError, match="rules must be a list"):
+            load_rules(source)
+
+
+def test_cli_takes_both_rule_files():
+    argv = ["--rules", "scripted.json", "--base-rules", "product.json"]
+    config = config_from_options(vars(build_parser().parse_args(argv)))
+    assert (config.rules, config.base_rules) == ("scripted.json", "product.json")
 
 
 # ------------------------------------------------------------------------------- tool calls
@@ -613,15 +710,8 @@ def test_module_runs_without_django():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "devtools.llmservers.simulator.app",
-        "--port",
-        str(port),
-        "--models",
-        "z",
-    ]
+    cmd = [sys.executable, "-m", "devtools.llmservers.simulator", "--port", str(port)]
+    cmd += ["--models", "z"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -637,5 +727,5 @@ def test_module_runs_without_django():
     finally:
         proc.terminate()
         proc.wait(10)
-    check = "import sys, devtools.llmservers.simulator.app; assert 'django' not in sys.modules"
+    check = "import sys, devtools.llmservers.simulator; assert 'django' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)

@@ -8,7 +8,7 @@ import pytest
 
 from agentsite.celery import app as celery_app
 from devtools.benchmarks import labelled
-from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
+from devtools.llmservers.simulator import SimulatorConfig, running_simulator
 from evaluation import services
 from evaluation.judges import METRICS
 from evaluation.models import EvaluationRun, EvaluationScore

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
+from agents.tests import SIMULATOR_RULES
+from devtools.llmservers.simulator import SimulatorConfig, running_simulator
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ALLOW_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
@@ -59,7 +60,9 @@ def chromium():
 @pytest.fixture(scope="module")
 def paced_llm():
     """Answers at 40 tokens/s, so streamed text visibly grows; scripted replies above."""
-    config = SimulatorConfig(ttft_ms=100, tokens_per_s=40, reply_tokens=40, rules=RULES)
+    config = SimulatorConfig(
+        ttft_ms=100, tokens_per_s=40, reply_tokens=40, rules=RULES, base_rules=SIMULATOR_RULES
+    )
     with running_simulator(config) as simulator:
         yield simulator
 

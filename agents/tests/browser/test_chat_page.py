@@ -13,7 +13,7 @@ from agents.tests.browser.helpers import (
     wait_until_answered,
     wait_until_ready,
 )
-from devtools.llmservers.simulator.app import echo_reply
+from devtools.llmservers.simulator import echo_reply
 from devtools.testing import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from accounts.models import User
 from agents import services
 from agentsite import pg
 from devtools.benchmarks import chat_streams
-from devtools.llmservers.simulator.app import spawned_simulator
+from devtools.llmservers.simulator import spawned_simulator
 
 SIZES = (10, 50, 200)
 

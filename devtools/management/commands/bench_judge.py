@@ -13,7 +13,7 @@ from django.test import override_settings
 from agents.llm.recorder import recorder
 from devtools.benchmarks import labelled
 from devtools.benchmarks.judges import run_bench
-from devtools.llmservers.simulator.app import SimulatorConfig, running_simulator
+from devtools.llmservers.simulator import SimulatorConfig, running_simulator
 from evaluation.judges import judge_model
 from evaluation.tables import format_table
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 
 from devtools.benchmarks import memory_search as bench
-from devtools.llmservers.simulator.app import spawned_simulator
+from devtools.llmservers.simulator import spawned_simulator
 
 SIZES = (1_000, 10_000, 100_000)
 EXTRACTION = {

@@ -13,7 +13,8 @@ with no knowledge of either server and no dependency beyond the standard library
 * errors in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``:
   :func:`error_body` and ready-made :class:`OpenAIError` factories (401, 404 model_not_found, 429
   rate_limit_exceeded with ``Retry-After``, 400 context_length_exceeded, 500);
-* a few plain-ASGI helpers (read a body, send JSON / an error / SSE headers / body bytes).
+* a few plain-ASGI helpers (read a body, send JSON / an error / SSE headers / body bytes,
+  route a request, answer the lifespan protocol).
 
 JSON is written compactly (``separators=(",", ":")``, UTF-8, ``ensure_ascii=False``).
 """
@@ -659,6 +660,50 @@ def tool_call_key(name: str, arguments: Any) -> tuple[str, str]:
         except ValueError:
             return name, arguments
     return name, json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def find_handler(routes: Mapping[str, Mapping[str, Handler]], scope: Scope) -> Handler:
+    """The handler of the request's path (trailing slash ignored) and method, or a 404 / 405."""
+    path = scope["path"].rstrip("/") or "/"
+    methods = routes.get(path)
+    if methods is None:
+        raise not_found(path)
+    handler = methods.get(scope["method"])
+    if handler is None:
+        raise method_not_allowed(scope["method"], path)
+    return handler
+
+
+class TrackedSend:
+    """`send` that remembers whether the response has started: after that, a failure can no
+    longer become an error response."""
+
+    def __init__(self, send: Send):
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
+async def lifespan(
+    receive: Receive, send: Send, *, startup: Callable[[], Any], shutdown: Callable[[], Any]
+) -> None:
+    """Answer ASGI's lifespan protocol, calling `startup` and `shutdown` on the way."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            startup()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def wait_for_disconnect(receive: Receive) -> None:

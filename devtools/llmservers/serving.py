@@ -4,9 +4,11 @@ Both apps have `begin_shutdown()`, which ends requests that would otherwise keep
 shutdown waiting (a hanging fault, a long generation).
 """
 
+import argparse
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -25,6 +27,16 @@ def uvicorn_server(app: Any, **options: Any) -> uvicorn.Server:
     options.setdefault("lifespan", "on")
     options.setdefault("backlog", 4096)
     return _Server(uvicorn.Config(app, **options))
+
+
+def command_line(
+    prog: str, description: str, add_arguments: Callable[[argparse.ArgumentParser], None]
+) -> argparse.ArgumentParser:
+    """A server's parser: the same `add_arguments` serve its `python -m` and its manage.py
+    command."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    return parser
 
 
 class ThreadedServer:

@@ -17,6 +17,7 @@ from devtools.llmservers.local.weights import (
     model_name_for,
     resolve_spec,
 )
+from devtools.llmservers.serving import command_line
 
 __all__ = ["add_arguments", "build_parser", "main", "run_from_options"]
 
@@ -69,12 +70,11 @@ def run_from_options(options: Mapping[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.llmservers.local",
-        description="OpenAI-compatible server for the embedded local model (llama.cpp).",
+    return command_line(
+        "python -m devtools.llmservers.local",
+        "OpenAI-compatible server for the embedded local model (llama.cpp).",
+        add_arguments,
     )
-    add_arguments(parser)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,15 +32,7 @@ from devtools.llmservers import protocol as proto
 from devtools.llmservers.local.backend import DEFAULT_TEMPERATURE, GenParams, GenResult, gen_params
 from devtools.llmservers.local.turn import Turn, TurnResult
 from devtools.llmservers.local.weights import DEFAULT_MODEL_NAME
-from devtools.llmservers.protocol import (
-    JSON,
-    ChatRequest,
-    ChunkEncoder,
-    OpenAIError,
-    Receive,
-    Scope,
-    Send,
-)
+from devtools.llmservers.protocol import Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +95,7 @@ class LocalServer:
         with self._stats_lock:
             self._stats[name] = self._stats.get(name, 0) + amount
 
-    def stats(self) -> JSON:
+    def stats(self) -> proto.JSON:
         """Counters since start, plus ``busy`` (a generation holds the model) and ``waiting``."""
         with self._stats_lock:
             return {
@@ -171,47 +163,28 @@ class LocalServer:
     # ------------------------------------------------------------------------ ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
+        if scope["type"] == "http":
             await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    self.begin_shutdown()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        elif scope["type"] == "lifespan":
+            await proto.lifespan(receive, send, startup=lambda: None, shutdown=self.begin_shutdown)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"].rstrip("/") or "/"
-        started = False
-
-        async def tracked_send(message: dict[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked_send = proto.TrackedSend(send)
         try:
-            methods = self._routes.get(path)
-            if methods is None:
-                raise proto.not_found(path)
-            handler = methods.get(scope["method"])
-            if handler is None:
-                raise proto.method_not_allowed(scope["method"], path)
+            handler = proto.find_handler(self._routes, scope)
             await handler(scope, receive, tracked_send)
-        except OpenAIError as exc:
+        except proto.OpenAIError as exc:
             self.count("errors")
-            if not started:
+            if not tracked_send.started:
                 await proto.send_error(send, exc)
         except (ConnectionAbortedError, OSError):
             self.count("disconnected")
         except Exception:
             self.count("errors")
-            logger.exception("local LLM server: unexpected error on %s %s", scope["method"], path)
-            if not started:
+            logger.exception(
+                "local LLM server: unexpected error on %s %s", scope["method"], scope["path"]
+            )
+            if not tracked_send.started:
                 await proto.send_error(send, proto.server_error(code="local_llm_error"))
             else:
                 error = proto.server_error(code="local_llm_error").to_dict()
@@ -324,7 +297,7 @@ class LocalServer:
                 self._active.discard(cancel)
             watcher.cancel()
 
-    async def _complete(self, send: Send, req: ChatRequest, turn: Turn) -> TurnResult:
+    async def _complete(self, send: Send, req: proto.ChatRequest, turn: Turn) -> TurnResult:
         async def collect(piece: str) -> None:
             return None
 
@@ -342,8 +315,8 @@ class LocalServer:
         await proto.send_json(send, 200, body)
         return result
 
-    async def _stream(self, send: Send, req: ChatRequest, turn: Turn) -> TurnResult:
-        enc = ChunkEncoder(
+    async def _stream(self, send: Send, req: proto.ChatRequest, turn: Turn) -> TurnResult:
+        enc = proto.ChunkEncoder(
             self.config.model_name,
             include_usage=req.include_usage,
             system_fingerprint=SYSTEM_FINGERPRINT,

@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -57,6 +57,19 @@ def _install_log_filter() -> None:
     log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _AbortLogFilter) for f in log.filters):
         log.addFilter(_AbortLogFilter())
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What one chat request is answered with, and where to."""
+
+    send: Send
+    watcher: asyncio.Future[None]
+    req: ChatRequest
+    plan: Plan
+    usage: Usage
+    profile: ModelProfile
+    break_after: int | None  # cut the answer after this many tokens (a fault)
 
 
 class Simulator:
@@ -228,38 +241,18 @@ class Simulator:
     # ----------------------------------------------------------------------------- ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
+        if scope["type"] == "http":
             await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    self._closing_future()
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    self.begin_shutdown()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        elif scope["type"] == "lifespan":
+            await proto.lifespan(
+                receive, send, startup=self._closing_future, shutdown=self.begin_shutdown
+            )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"].rstrip("/") or "/"
-        methods = self._routes.get(path)
-        started = False
-
-        async def tracked_send(message: dict[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked_send = proto.TrackedSend(send)
         self.active_requests += 1
         try:
-            if methods is None:
-                raise proto.not_found(path)
-            handler = methods.get(scope["method"])
-            if handler is None:
-                raise proto.method_not_allowed(scope["method"], path)
+            handler = proto.find_handler(self._routes, scope)
             try:
                 self._check_auth(scope)
             except OpenAIError:
@@ -268,13 +261,15 @@ class Simulator:
                 raise
             await handler(scope, receive, tracked_send)
         except OpenAIError as exc:
-            if not started:
+            if not tracked_send.started:
                 await proto.send_error(send, exc)
         except ConnectionAbortedError:
             pass
         except Exception:
-            logger.exception("LLM simulator: unexpected error on %s %s", scope["method"], path)
-            if not started:
+            logger.exception(
+                "LLM simulator: unexpected error on %s %s", scope["method"], scope["path"]
+            )
+            if not tracked_send.started:
                 await proto.send_error(send, proto.server_error(code="simulator_bug"))
         finally:
             self.active_requests -= 1
@@ -339,13 +334,16 @@ class Simulator:
                 await self._hang(watcher)
                 await self._abort(send)
                 return
-            break_after = decision.spec.break_after_tokens if decision is not None else None
-            if req.stream:
-                outcome = await self._stream(send, watcher, req, plan, usage, profile, break_after)
-            else:
-                outcome = await self._complete(
-                    send, watcher, req, plan, usage, profile, break_after
-                )
+            reply = _Reply(
+                send,
+                watcher,
+                req,
+                plan,
+                usage,
+                profile,
+                break_after=decision.spec.break_after_tokens if decision is not None else None,
+            )
+            outcome = await (self._stream(reply) if req.stream else self._complete(reply))
             self._count_outcome(model, outcome)
             if outcome != "ok":
                 await self._abort(send)
@@ -359,72 +357,60 @@ class Simulator:
             await asyncio.wait((watcher, closing), timeout=seconds)
         return not (watcher.done() or closing.done())
 
-    async def _complete(
-        self,
-        send: Send,
-        watcher: asyncio.Future[None],
-        req: ChatRequest,
-        plan: Plan,
-        usage: Usage,
-        profile: ModelProfile,
-        break_after: int | None,
-    ) -> str:
-        tps = profile.tokens_per_s
-        delay = profile.ttft_ms / 1000 + (usage.completion_tokens / tps if tps > 0 else 0.0)
-        if not await self._delay(watcher, delay):
+    async def _complete(self, reply: _Reply) -> str:
+        """One JSON response, after the time the whole answer would take to write."""
+        tps = reply.profile.tokens_per_s
+        delay = reply.profile.ttft_ms / 1000 + (
+            reply.usage.completion_tokens / tps if tps > 0 else 0.0
+        )
+        if not await self._delay(reply.watcher, delay):
             return "disconnected"
         body = proto.chat_completion(
-            model=req.model,
-            content=plan.text,
-            tool_calls=plan.tool_calls,
-            finish_reason=plan.finish_reason,
-            usage=usage,
+            model=reply.req.model,
+            content=reply.plan.text,
+            tool_calls=reply.plan.tool_calls,
+            finish_reason=reply.plan.finish_reason,
+            usage=reply.usage,
             system_fingerprint=SYSTEM_FINGERPRINT,
         )
-        if break_after is not None:
-            await self._abort(send, proto.dumpb(body))
+        if reply.break_after is not None:
+            await self._abort(reply.send, proto.dumpb(body))
             return "broken"
-        await proto.send_json(send, 200, body)
+        await proto.send_json(reply.send, 200, body)
         return "ok"
 
-    async def _stream(
-        self,
-        send: Send,
-        watcher: asyncio.Future[None],
-        req: ChatRequest,
-        plan: Plan,
-        usage: Usage,
-        profile: ModelProfile,
-        break_after: int | None,
-    ) -> str:
+    async def _stream(self, reply: _Reply) -> str:
+        """The answer as SSE chunks, paced by the model's profile."""
         enc = ChunkEncoder(
-            req.model, include_usage=req.include_usage, system_fingerprint=SYSTEM_FINGERPRINT
+            reply.req.model,
+            include_usage=reply.req.include_usage,
+            system_fingerprint=SYSTEM_FINGERPRINT,
         )
-        if plan.tool_calls:
+        if reply.plan.tool_calls:
             opening = enc.role(None)
             chunks = []
             for index, (call, pieces) in enumerate(
-                zip(plan.tool_calls, plan.arg_pieces, strict=True)
+                zip(reply.plan.tool_calls, reply.plan.arg_pieces, strict=True)
             ):
                 chunks.append(enc.tool_call_start(index, call.id, call.name))
                 chunks.extend(enc.tool_call_arguments(index, p) for p in pieces)
         else:
             opening = enc.role("")
-            chunks = [enc.content(p) for p in plan.pieces]
-        trailer = enc.finish(plan.finish_reason)
-        if req.include_usage:
-            trailer += enc.usage(usage)
+            chunks = [enc.content(p) for p in reply.plan.pieces]
+        trailer = enc.finish(reply.plan.finish_reason)
+        if reply.req.include_usage:
+            trailer += enc.usage(reply.usage)
         trailer += proto.SSE_DONE
 
         loop = asyncio.get_running_loop()
         start = loop.time()
-        await proto.start_sse(send)
-        ttft = profile.ttft_ms / 1000
-        if not await self._delay(watcher, ttft):
+        await proto.start_sse(reply.send)
+        ttft = reply.profile.ttft_ms / 1000
+        if not await self._delay(reply.watcher, ttft):
             return "disconnected"
         closing = self._closing_future()
-        interval = 1.0 / profile.tokens_per_s if profile.tokens_per_s > 0 else 0.0
-        limit = len(chunks) if break_after is None else min(break_after, len(chunks))
+        interval = 1.0 / reply.profile.tokens_per_s if reply.profile.tokens_per_s > 0 else 0.0
+        limit = len(chunks) if reply.break_after is None else min(reply.break_after, len(chunks))
         first = start + ttft
         pending = opening
         i = 0
@@ -433,20 +419,20 @@ class Simulator:
                 delay = first + i * interval - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                    if watcher.done() or closing.done():
+                    if reply.watcher.done() or closing.done():
                         return "disconnected"
                 due = int((loop.time() - first) / interval) + 1
                 j = min(limit, max(i + 1, due))
             else:
                 j = limit
-            await proto.send_body(send, pending + b"".join(chunks[i:j]))
+            await proto.send_body(reply.send, pending + b"".join(chunks[i:j]))
             pending = b""
             i = j
-        if break_after is not None:
+        if reply.break_after is not None:
             if pending:
-                await proto.send_body(send, pending)
+                await proto.send_body(reply.send, pending)
             return "broken"
-        await proto.send_body(send, pending + trailer, more=False)
+        await proto.send_body(reply.send, pending + trailer, more=False)
         return "ok"
 
     async def _embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:

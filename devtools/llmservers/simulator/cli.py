@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
+from devtools.llmservers.serving import command_line
 from devtools.llmservers.simulator.config import ModelProfile, SimulatorConfig
 from devtools.llmservers.simulator.faults import FAULT_KINDS, FaultSpec
 from devtools.llmservers.simulator.serving import serve
@@ -140,12 +141,11 @@ def config_from_options(options: Mapping[str, Any]) -> SimulatorConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.llmservers.simulator",
-        description="OpenAI-compatible LLM simulator for tests and load tests.",
+    return command_line(
+        "python -m devtools.llmservers.simulator",
+        "OpenAI-compatible LLM simulator for tests and load tests.",
+        add_arguments,
     )
-    add_arguments(parser)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> None:

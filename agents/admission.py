@@ -11,6 +11,7 @@ Channels consumer, so it passes its request through `StreamAdmission` first.
 
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -32,6 +33,11 @@ class StreamAdmission(APIView):
     worker thread and returns the opened turn, or the problem response to send instead."""
 
     http_method_names = ["post"]
+
+    def perform_content_negotiation(self, request, force=False):
+        """No negotiation: the answer is an event stream (`Accept: text/event-stream`), or a
+        refusal in problem+json, never something DRF renders."""
+        return JSONRenderer(), JSONRenderer.media_type
 
     @classmethod
     def admit(cls, django_request: HttpRequest, session_id) -> ChatTurn | HttpResponse:

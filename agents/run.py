@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 
 from agents import checkpoints
 from agents.events import Fallback, Token, ToolCall, ToolResult, TurnEvent
@@ -68,7 +69,7 @@ class AgentRun:
         session_id,
         question: str,
         context: Context,
-        tracing: dict,
+        tracing: RunnableConfig,
         progress: RunProgress | None = None,
     ):
         self.thread = {"configurable": {"thread_id": str(session_id)}}

@@ -29,13 +29,15 @@ def auth(user) -> dict:
     return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
 
 
-def stream(server, user, session, content="hello there", **kwargs) -> list[tuple[str, dict]]:
+def stream(
+    server, user, session, content="hello there", headers=None, **kwargs
+) -> list[tuple[str, dict]]:
     """POST the stream and collect every event until it ends."""
     with httpx.stream(
         "POST",
         f"{server.url}/api/v1/sessions/{session.pk}/stream",
         json={"content": content},
-        headers=auth(user),
+        headers={**auth(user), **(headers or {})},
         timeout=30,
         **kwargs,
     ) as response:
@@ -267,6 +269,11 @@ class TestRefusals:
         response = self.post(server, session.pk, headers=auth(user))
         self.assert_problem(response, 429, "rate_limited")
         assert "retry-after" in response.headers
+
+    def test_the_browsers_accept_header_is_admitted(self, server, user):
+        session = services.create_session(owner=user)
+        events = stream(server, user, session, headers={"Accept": "text/event-stream"})
+        assert names(events) == ["start", "token", "done"]
 
 
 class TestBrowserSession:

@@ -122,7 +122,7 @@ def _cpu_seconds(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in _server_processes(pid))
 
 
-def _percentile(values: list[float], pct: float) -> float:
+def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -161,8 +161,8 @@ def summarize(results: list[StreamResult], peak_rss: int) -> dict:
         "streams": len(results),
         "complete_pct": 100 * len(complete) / len(results),
         "added_ttft_ms_p50": 1000 * statistics.median(ttfts) if ttfts else float("nan"),
-        "added_ttft_ms_p95": 1000 * _percentile(ttfts, 95),
-        "added_gap_ms_p95": 1000 * _percentile(gaps, 95),
+        "added_ttft_ms_p95": 1000 * percentile(ttfts, 95),
+        "added_gap_ms_p95": 1000 * percentile(gaps, 95),
         "server_peak_rss_mb": peak_rss / 2**20,
         "errors": sorted({r.error[:120] for r in results if r.error})[:3],
     }

@@ -1,11 +1,8 @@
 """`make bench-chat`: 10, 50 and 200 concurrent chat streams against the real ASGI server."""
 
 import os
-import subprocess
-import sys
 import time
 
-import httpx
 from django.core.management.base import BaseCommand
 from django.db import connections
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -13,7 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import User
 from agents import services
 from agentsite import pg
-from devtools.benchmarks import chat_streams
+from devtools.benchmarks import chat_streams, processes
 from devtools.llmservers.simulator import spawned_simulator
 
 SIZES = (10, 50, 200)
@@ -82,29 +79,4 @@ class Command(BaseCommand):
             "LOG_LEVEL": "WARNING",
             "DB_POOL_MAX": "40",
         }
-        command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-        command += ["--no-access-log", "--log-level", "warning", "--backlog", "1024"]
-        command += ["--workers", str(workers)]
-        return _Server(command, env, port)
-
-
-class _Server:
-    def __init__(self, command, env, port):
-        self.command, self.env, self.port = command, env, port
-
-    def __enter__(self):
-        self.process = subprocess.Popen(self.command, env=self.env)  # noqa: S603 (our server)
-        self.pid = self.process.pid
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/ops/health/live", timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not start")
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(timeout=15)
+        return processes.uvicorn(port, env, "--backlog", "1024", "--workers", str(workers))

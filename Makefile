@@ -8,7 +8,7 @@ REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-mod
 	requirements/embedder-data.txt
 
 .PHONY: venv chromium dev test test-fast lint format stack-start stack-stop stack-status load clean bench bench-llm \
-	bench-chat bench-memory bench-judge
+	bench-chat bench-memory bench-judge bench-agent
 
 venv: $(STAMP)
 
@@ -79,6 +79,12 @@ bench-judge: venv
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_judge $(if $(LLM_BASE_URL),,--simulate)
 
+## bench-agent: the labelled agent tasks through the chat API and stream on the local dev model
+## (pass rate per kind, TTFT by turn, decode tokens/s, markup leaks; bench-report/agent.json)
+bench-agent: venv $(LOCAL_MODEL_STAMP)
+	$(PY) -m devtools.stack start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_agent $(BENCH_AGENT_ARGS)
 
 bench: bench-llm bench-chat bench-memory bench-judge
 

@@ -81,11 +81,12 @@ class ChatClient:
         started = time.perf_counter()
         first_token = None
         url = f"/api/v1/sessions/{session_id}/stream"
-        with self.http.stream("POST", url, json={"content": content}) as response:
-            if response.status_code != 200:
-                detail = response.read().decode(errors="replace")[:300]
-                record.errors.append({"code": f"http_{response.status_code}", "detail": detail})
-            else:
+        try:
+            with self.http.stream("POST", url, json={"content": content}) as response:
+                if response.status_code != 200:
+                    detail = response.read().decode(errors="replace")[:300]
+                    record.errors.append({"code": f"http_{response.status_code}", "detail": detail})
+                    return record
                 for name, data in sse.decode(response.iter_lines()):
                     if name == "token":
                         first_token = first_token or time.perf_counter()
@@ -99,6 +100,8 @@ class ChatClient:
                     elif name == "done":
                         record.done = True
                         record.completion_tokens = data["usage"].get("completion_tokens", 0)
+        except httpx.TransportError as exc:  # the turn fails, the run goes on
+            record.errors.append({"code": "transport", "detail": repr(exc)})
         ended = time.perf_counter()
         record.answer = "".join(parts)
         record.seconds = ended - started

@@ -9,6 +9,8 @@ one; `--base-url` runs against an agentsite that is already up (`make dev`), sta
 import contextlib
 import json
 import logging
+import os
+import signal
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +23,14 @@ from devtools.llmservers.local import SPEC_ALIASES, model_name_for, resolve_spec
 from evaluation.tables import format_table
 
 DEFAULT_REPORT = Path("bench-report") / "agent.json"
+# The ring's limits the started servers read from the environment (a loaded machine may need
+# longer ones); the report records any that were set.
+POLICY_VARIABLES = (
+    "LLM_FIRST_TOKEN_TIMEOUT",
+    "LLM_REQUEST_TIMEOUT",
+    "LLM_BUDGET",
+    "LLM_MAX_TOKENS",
+)
 
 
 def _names(text: str) -> list[str]:
@@ -52,6 +62,9 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         with contextlib.ExitStack() as stack:
+            # A `kill`, or Ctrl-C where a shell left SIGINT ignored, still stops the children.
+            for stop in (signal.SIGINT, signal.SIGTERM):
+                stack.callback(signal.signal, stop, signal.signal(stop, signal.default_int_handler))
             base_url, about = self._agentsite(stack, options)
             self.stdout.write(f"{len(tasks)} tasks on {about['model']} via {base_url}")
             try:
@@ -63,7 +76,8 @@ class Command(BaseCommand):
                 )
             except agent.RegistrationRefused as exc:
                 raise CommandError(str(exc)) from exc
-        report = agent.report(results, **about)
+        policy = {name: value for name, value in os.environ.items() if name in POLICY_VARIABLES}
+        report = agent.report(results, **about, policy_overrides=policy)
         self._print(report["summary"])
         path = options["report"]
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,15 @@ REFUSAL_PHRASES = (
 )
 
 # Chat-template and tool-protocol text that must never reach the person.
-MARKUP = ("<tool_call>", "</tool_call>", "<tool_response>", "<|im_start|>", "<|im_end|>")
-MARKUP += ("<|endoftext|>",)
+MARKUP = (
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+)
 RAW_TOOL_CALL = "raw JSON tool call"
 _RAW_TOOL_CALL = re.compile(
     r'\{\s*"name"\s*:\s*"[^"]+"\s*,\s*"(?:arguments|parameters)"\s*:'

@@ -206,7 +206,7 @@ class TestCheckers:
 
     def test_markup_leaks_are_counted(self):
         observed = "<tool_response>\n20:10 (UTC)\n</tool_response>"
-        assert markup_leaks(observed) == {"<tool_response>": 1}
+        assert markup_leaks(observed) == {"<tool_response>": 1, "</tool_response>": 1}
         raw_call = 'Sure: {"name": "current_time", "arguments": {"timezone": "Asia/Tokyo"}}'
         assert markup_leaks(raw_call) == {RAW_TOOL_CALL: 1}
         assert markup_leaks('{"arguments": {"x": 1}, "name": "calculator"}') == {RAW_TOOL_CALL: 1}

@@ -12,12 +12,12 @@ from django.conf import settings
 from mem0.configs.prompts import ADDITIVE_EXTRACTION_PROMPT
 
 EXTRACTION_PROMPT = """You pick out facts about the user for a memory store.
-Write each fact the user states about themselves in New Messages (name, likes, plans, home, \
-family, work, health) as one short sentence that starts with "User", e.g. "User's name is \
-Ada", "User loves sailing". Skip questions, greetings, requests and anything already in \
-Existing Memories.
-Reply with JSON only: {"memory": [{"id": "0", "text": "User ..."}]}
-Nothing to remember: {"memory": []}"""
+Write each thing the user tells about themselves in New Messages (name, likes, plans, home, \
+family, work, health) as its own short sentence about "User", one fact per sentence. Skip \
+questions, greetings, requests and anything already in Existing Memories.
+Example: "I'm Sam and I play the cello" gives
+{"memory": [{"id": "0", "text": "User's name is Sam"}, {"id": "1", "text": "User plays the cello"}]}
+Reply with JSON only; nothing to remember: {"memory": []}"""
 
 UPDATE_PROMPT = """You keep a user's memory consistent. The memory below holds earlier \
 entries and the new facts' own entries. When a new fact changes or contradicts an earlier \

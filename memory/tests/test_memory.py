@@ -13,6 +13,18 @@ from memory.tests.conftest import decision, extraction, say
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# Paris, then Berlin: the update replaces the earlier memory and drops the new duplicate.
+MOVED_TO_BERLIN = [
+    extraction("I live in Paris", "User lives in Paris"),
+    extraction("I moved to Berlin", "User lives in Berlin"),
+    decision(
+        "User lives in Berlin",
+        {"id": "0", "text": "User lives in Berlin", "event": "UPDATE"},
+        {"id": "1", "text": "User lives in Berlin", "event": "DELETE"},
+    ),
+]
+
+
 def memories(user) -> list[str]:
     return sorted(memory.text for memory in selectors.memories_of(user.pk))
 
@@ -40,17 +52,7 @@ class TestWritePath:
         assert memories(user) == []
 
     def test_a_changed_fact_updates_the_old_memory(self, llm, user):
-        llm.set_rules(
-            [
-                extraction("I live in Paris", "User lives in Paris"),
-                extraction("I moved to Berlin", "User lives in Berlin"),
-                decision(
-                    "User lives in Berlin",
-                    {"id": "0", "text": "User lives in Berlin", "event": "UPDATE"},
-                    {"id": "1", "text": "User lives in Berlin", "event": "DELETE"},
-                ),
-            ]
-        )
+        llm.set_rules(MOVED_TO_BERLIN)
         services.remember_message(say(user, "I live in Paris").pk)
         (before,) = selectors.memories_of(user.pk)
         moved = say(user, "I moved to Berlin last month")
@@ -158,17 +160,7 @@ class TestPrompts:
         self, llm, user, settings, local
     ):
         settings.LLM_LOCAL = local
-        llm.set_rules(
-            [
-                extraction("I live in Paris", "User lives in Paris"),
-                extraction("I moved to Berlin", "User lives in Berlin"),
-                decision(
-                    "User lives in Berlin",
-                    {"id": "0", "text": "User lives in Berlin", "event": "UPDATE"},
-                    {"id": "1", "text": "User lives in Berlin", "event": "DELETE"},
-                ),
-            ]
-        )
+        llm.set_rules(MOVED_TO_BERLIN)
         services.remember_message(say(user, "I live in Paris").pk)
         services.remember_message(say(user, "I moved to Berlin").pk)
         assert memories(user) == ["User lives in Berlin"]

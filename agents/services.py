@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts import quotas
 from agents import checkpoints, selectors, titles
+from agents.llm import ring_config
 from agents.models import ChatSession, Message
 from agentsite import aioredis
 from agentsite.loops import background_loop
@@ -89,18 +90,19 @@ def close_turn(user, answer: Message, *, fields: dict) -> None:
 def session_turn_lock(session_id):
     """One turn at a time per session: concurrent turns would fork the agent's state. Held in
     Redis (every process agrees), expiring on its own if a process dies mid-turn."""
-    ttl = settings.LLM_POLICY["budget"] * 2 + 60
+    ttl = ring_config().policy.budget_for("chat") * 2 + 60
     return aioredis.client(settings.REDIS_URL).lock(
         f"{TURN_LOCK_PREFIX}{session_id}", timeout=ttl, blocking_timeout=ttl
     )
 
 
 def queue_follow_up(user_message_id, *, untitled_session_id=None) -> None:
-    """After a complete turn: learn from the person's words, and title a session that has no
-    title yet. Both run on a worker; the chat never waits for them."""
+    """After a complete turn: title a session that has no title yet, and learn from the
+    person's words. Both run on a worker; the chat never waits for them. The title is queued
+    first: it is the shorter call, and a local model answers one request at a time."""
     from agents.tasks import generate_session_title
     from memory.tasks import remember_message
 
-    remember_message.delay(str(user_message_id))
     if untitled_session_id is not None:
         generate_session_title.delay(str(untitled_session_id))
+    remember_message.delay(str(user_message_id))

@@ -22,9 +22,11 @@ def gradable_answers(
     metrics: list[str],
     judge_model: str,
     unscored_only: bool,
+    sample: int | None = None,
 ) -> QuerySet[Message]:
     """Complete assistant answers with text since `since`, newest first. `unscored_only` keeps
-    those still missing a score (an error row does not count) for one of `metrics`."""
+    those still missing a score (an error row does not count) for one of `metrics`; `sample`
+    picks that many of them at random instead."""
     answers = Message.objects.filter(
         role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE, created_at__gte=since
     ).exclude(content="")
@@ -42,6 +44,8 @@ def gradable_answers(
             for metric in metrics
         ]
         answers = answers.filter(reduce(or_, missing))
+    if sample:
+        return answers.order_by("?")[:sample]
     answers = answers.order_by("-created_at")
     return answers[:limit] if limit else answers
 

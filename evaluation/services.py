@@ -8,6 +8,7 @@ message graded twice (a redelivered task, two overlapping runs) keeps one score;
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,10 +29,11 @@ def create_run(
     limit: int | None = None,
     metrics: list[str] | None = None,
     unscored_only: bool = False,
+    sample: int | None = None,
     requested_by=None,
 ) -> EvaluationRun:
-    """A queued run over the answers of the last `since`; its items are fixed now, so its
-    total never moves while it runs."""
+    """A queued run over the answers of the last `since` (or `sample` of them, at random);
+    its items are fixed now, so its total never moves while it runs."""
     metrics = list(metrics or judges.METRICS)
     judge_model = judges.judge_model()
     answers = selectors.gradable_answers(
@@ -40,6 +42,7 @@ def create_run(
         metrics=metrics,
         judge_model=judge_model,
         unscored_only=unscored_only,
+        sample=sample,
     )
     with transaction.atomic():
         run = EvaluationRun.objects.create(
@@ -50,6 +53,7 @@ def create_run(
                 "limit": limit,
                 "metrics": metrics,
                 "unscored_only": unscored_only,
+                "sample": sample,
             },
             metrics=metrics,
             judge_model=judge_model,
@@ -60,6 +64,18 @@ def create_run(
         run.total = len(items)
         run.save(update_fields=["total"])
     return run
+
+
+def create_scheduled_run(*, since: timedelta) -> EvaluationRun:
+    """The scheduled run: the recent answers not yet scored, all of them with a remote judge,
+    a sample with a local one (which answers one request at a time, slowly: grading every
+    answer would keep it from the people chatting)."""
+    return create_and_queue_run(
+        trigger=EvaluationRun.Trigger.SCHEDULE,
+        since=since,
+        unscored_only=True,
+        sample=settings.EVAL_LOCAL_SAMPLE if settings.LLM_LOCAL else None,
+    )
 
 
 def create_and_queue_run(**options) -> EvaluationRun:

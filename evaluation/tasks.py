@@ -13,7 +13,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from agents.llm import LLMUnavailableError
 from agentsite.tasks import MAX_RETRIES, retry_countdown
 from evaluation import services
-from evaluation.models import EvaluationRun
 
 FANOUT_CHUNK = 200
 
@@ -56,10 +55,6 @@ def grade_run_item(self, item_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
 def grade_recent_answers(since_minutes: int = 60) -> str:
-    """The scheduled job (beat, editable in the admin): the recent answers not yet scored."""
-    run = services.create_and_queue_run(
-        trigger=EvaluationRun.Trigger.SCHEDULE,
-        since=timedelta(minutes=since_minutes),
-        unscored_only=True,
-    )
-    return str(run.pk)
+    """The scheduled job (beat, editable in the admin): the recent answers not yet scored (a
+    sample of them with a local judge)."""
+    return str(services.create_scheduled_run(since=timedelta(minutes=since_minutes)).pk)

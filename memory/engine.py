@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from agents.llm import ModelRing
 from agentsite import pg
+from memory import prompts
 from memory.embeddings import embedder
 
 COLLECTION = "memories"
@@ -27,15 +28,25 @@ _ROLES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
 
 class RingLLM(LLMBase):
-    """Mem0's LLM calls go through the model ring: retries, fallback, breaker, LLMCall rows."""
+    """Mem0's LLM calls go through the model ring: retries, fallback, breaker, LLMCall rows.
+    Its `response_format` (JSON mode, which a small model needs to answer JSON at all) goes
+    with the request; on a local model its long system prompts are sent compact."""
 
     def __init__(self, config=None):
         super().__init__(config)
         self.model = ModelRing(purpose="memory")
 
     def generate_response(self, messages, response_format=None, tools=None, **kwargs):
-        prompt = [_ROLES[m["role"]](m["content"]) for m in messages if m["role"] in _ROLES]
-        return str(self.model.invoke(prompt).content)
+        prompt = [_as_message(m) for m in messages if m["role"] in _ROLES]
+        options = {"response_format": response_format} if response_format else {}
+        return str(self.model.invoke(prompt, **options).content)
+
+
+def _as_message(message: dict):
+    content = message["content"]
+    if message["role"] == "system":
+        content = prompts.system_prompt(content)
+    return _ROLES[message["role"]](content)
 
 
 class Mem0Embedder(EmbeddingBase):

@@ -15,7 +15,7 @@ from mem0.memory.utils import extract_json, remove_code_blocks
 
 from agents.llm import LLMUnavailableError
 from agents.models import Message
-from memory import engine, selectors
+from memory import engine, prompts, selectors
 from memory.models import Memory
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,13 @@ def _reconcile(user_id: str, metadata: dict) -> None:
     current = [*related.items(), *((str(memory.pk), memory.text) for memory in new)]
     numbered = {str(number): memory_id for number, (memory_id, _) in enumerate(current)}
     shown = [{"id": str(number), "text": text} for number, (_, text) in enumerate(current)]
-    prompt = get_update_memory_messages(shown, [memory.text for memory in new])
+    prompt = get_update_memory_messages(
+        shown, [memory.text for memory in new], prompts.update_prompt()
+    )
     mem0 = engine.memory()
-    reply = mem0.llm.generate_response([{"role": "user", "content": prompt}])
+    reply = mem0.llm.generate_response(
+        [{"role": "user", "content": prompt}], response_format={"type": "json_object"}
+    )
     for decision in _decisions(reply):
         target = numbered.get(str(decision.get("id")))
         event = str(decision.get("event", "")).upper()

@@ -5,6 +5,7 @@
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -46,8 +47,14 @@ class RingPolicy:
     request_timeout: float = 60.0  # one HTTP call, including a whole stream
     first_token_timeout: float = 30.0  # a stream that says nothing for this long is dead
     budget: float = 120.0  # all attempts of one request, every model included
+    # per purpose (chat, title, memory, judge), where it differs: a slow local model needs
+    # longer for background work than a person should wait for an answer
+    budgets: Mapping[str, float] = field(default_factory=dict)
     breaker_threshold: int = 5  # consecutive failures that open a model's breaker
     breaker_cooldown: float = 30.0  # seconds open before one probe is let through
+
+    def budget_for(self, purpose: str) -> float:
+        return self.budgets.get(purpose, self.budget)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,7 @@ def build_config(settings) -> RingConfig:
     if judge not in {endpoint.name for endpoint in models}:
         raise ImproperlyConfigured(f"LLM_JUDGE_MODEL={judge!r} is not one of LLM_MODELS")
     policy = RingPolicy(**settings.LLM_POLICY)
-    if policy.max_retries < 0 or policy.budget <= 0 or policy.breaker_threshold < 1:
+    budgets = [policy.budget, *policy.budgets.values()]
+    if policy.max_retries < 0 or min(budgets) <= 0 or policy.breaker_threshold < 1:
         raise ImproperlyConfigured(f"LLM policy out of range: {policy}")
     return RingConfig(models, judge, policy, parse_prices(settings.LLM_PRICES))

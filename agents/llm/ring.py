@@ -153,7 +153,8 @@ class _RingRun:
         self.purpose = purpose
         self.run_manager = run_manager
         self.id = uuid.uuid4()
-        self.deadline = time.monotonic() + self.policy.budget
+        self.budget = self.policy.budget_for(purpose)
+        self.deadline = time.monotonic() + self.budget
         self.attempts = 0
         self.sent_parts: list[str] = []  # what the caller already has, for a continuation
         self.failed_models: set[str] = set()  # whose breaker heard of a failure from us
@@ -179,7 +180,7 @@ class _RingRun:
                 await self._announce_fallback(previous, endpoint, last)
             for retry in range(self.policy.max_retries + 1):
                 if self.remaining() <= 0:
-                    raise LLMUnavailableError(_budget_detail(self.policy.budget), "budget")
+                    raise LLMUnavailableError(_budget_detail(self.budget), "budget")
                 prompt = self._with_continuation(messages)
                 sent_before = len(self.sent_parts)
                 try:
@@ -256,7 +257,7 @@ class _RingRun:
             # A silent model is caught by the read timeout; the budget is checked per piece.
             async for piece in stream:
                 if time.monotonic() > self.deadline:
-                    raise LLMUnavailableError(_budget_detail(self.policy.budget), "budget")
+                    raise LLMUnavailableError(_budget_detail(self.budget), "budget")
                 if attempt.ttft_s is None:
                     attempt.ttft_s = time.monotonic() - started
                 finish_reason = piece.finish_reason or finish_reason
@@ -295,14 +296,12 @@ class _RingRun:
             attempt.cost_usd = price.cost(attempt.prompt_tokens, attempt.completion_tokens)
             recorder.record(attempt)
 
-    def _http_timeout(self, streaming: bool) -> httpx.Timeout | float:
+    def _http_timeout(self, streaming: bool) -> httpx.Timeout:
         """The whole call may take what is left of the budget; a silence in a stream, much
-        less. A plain response is silent until the whole answer is written: it gets the rest
-        of the budget as one number (the SDK that sends it has its own Timeout class)."""
+        less. A plain response is silent until the whole answer is written: its reads may
+        take the rest of the budget."""
         left = max(0.01, self.remaining())
-        if not streaming:
-            return left
-        silence = min(self.policy.first_token_timeout, left)
+        silence = min(self.policy.first_token_timeout, left) if streaming else left
         return httpx.Timeout(left, connect=min(CONNECT_TIMEOUT, left), read=silence)
 
     def _final_chunk(self, held, endpoint, finish_reason) -> AIMessageChunk:

@@ -1,15 +1,18 @@
 """One HTTP call to a model, as pieces: streamed (SSE lines read by us) or one whole answer.
 
 The SDK's request pipeline and per-chunk objects cost more CPU than everything else in a chat
-turn, so streamed calls send the request with our own httpx pool and parse the SSE lines
-themselves; ChatOpenAI still builds the payload and converts the rare chunk that is more than
-text. Errors are the SDK's own exception classes, so `failures.classify` reads them all alike.
+turn, so both kinds send the request with our own httpx pool; ChatOpenAI builds the payload and
+reads the answer (the whole one, and the rare chunk that is more than text). Sending it
+ourselves also keeps every parameter as given: ChatOpenAI would route a call carrying
+`response_format` through the SDK's structured-output parser. Errors are the SDK's own
+exception classes, so `failures.classify` reads them all alike.
 """
 
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx
 import openai
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -27,22 +30,36 @@ class Piece:
     finish_reason: str | None = None
 
 
-async def streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
-    """A streamed call: ChatOpenAI builds the payload, we do the HTTP and read the lines; the
-    common chunk (text only) becomes a bare `Piece`, anything else goes through ChatOpenAI's
-    own converter."""
-    chat = client.chat
-    payload = chat._get_request_payload(
-        messages, stop=stop, stream=True, stream_options={"include_usage": True}, **kwargs
-    )
+def _request(client: ModelClient, messages, *, stop, timeout, **params) -> httpx.Request:
+    """The chat completion request as ChatOpenAI would write it, every parameter in the body."""
+    payload = client.chat._get_request_payload(messages, stop=stop, **params)
     headers = {"Authorization": f"Bearer {client.endpoint.api_key or 'not-needed'}"}
     url = f"{client.endpoint.base_url}/chat/completions"
-    request = client.http.build_request("POST", url, json=payload, headers=headers, timeout=timeout)
+    return client.http.build_request("POST", url, json=payload, headers=headers, timeout=timeout)
+
+
+async def _raise_for_status(client: ModelClient, response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        await response.aread()
+        raise client.chat.root_async_client._make_status_error_from_response(response)
+
+
+async def streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
+    """A streamed call, its SSE lines read by us; the common chunk (text only) becomes a bare
+    `Piece`, anything else goes through ChatOpenAI's own converter."""
+    chat = client.chat
+    request = _request(
+        client,
+        messages,
+        stop=stop,
+        timeout=timeout,
+        stream=True,
+        stream_options={"include_usage": True},
+        **kwargs,
+    )
     response = await client.http.send(request, stream=True)
     try:
-        if response.status_code >= 400:
-            await response.aread()
-            raise chat.root_async_client._make_status_error_from_response(response)
+        await _raise_for_status(client, response)
         async for data in _sse_data(response):
             if data == b"[DONE]":
                 return
@@ -84,9 +101,12 @@ def _piece(chat, chunk: dict) -> Piece:
     )
 
 
-async def whole(client: ModelClient, messages, **kwargs) -> AsyncIterator[Piece]:
+async def whole(client: ModelClient, messages, *, stop, timeout, **kwargs):
     """A plain (non-streamed) response as a single piece, so both kinds share one pipeline."""
-    result = await client.chat._agenerate(messages, **kwargs)
+    request = _request(client, messages, stop=stop, timeout=timeout, stream=False, **kwargs)
+    response = await client.http.send(request)
+    await _raise_for_status(client, response)
+    result = client.chat._create_chat_result(response.json())
     message = result.generations[0].message
     yield Piece(
         text=message.content if isinstance(message.content, str) else "",

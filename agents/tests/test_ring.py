@@ -18,6 +18,7 @@ from agents.llm.ring import (
     LLMRequestError,
     LLMUnavailableError,
     ModelRing,
+    ring_config,
 )
 from agents.models import LLMCall
 from devtools.llmservers.simulator import SimulatorConfig, echo_reply, running_simulator
@@ -95,6 +96,41 @@ class TestAnswers:
     def test_judge_starts_at_its_own_model(self, llm):
         answer = ask(first_model=FALLBACK)
         assert answer.response_metadata["model_name"] == FALLBACK
+
+
+JSON_MODE = {"type": "json_object"}
+
+
+def last_request(sim, model=PRIMARY) -> dict:
+    return sim.stats()["models"][model]["last_request"]
+
+
+class TestRequestParameters:
+    """What the caller passes reaches the model's HTTP request as it is, in both paths."""
+
+    def test_a_plain_call_sends_response_format_and_returns_the_text(self, llm):
+        answer = ModelRing(purpose="memory").invoke(
+            [HumanMessage("json please")], response_format=JSON_MODE
+        )
+        assert answer.content == echo_reply("json please", 8)  # text, not a parsed object
+        request = last_request(llm)
+        assert (request["response_format"], request["stream"]) == (JSON_MODE, False)
+
+    def test_a_stream_sends_a_bound_response_format(self, llm):
+        async def stream():
+            bound = ModelRing().bind(response_format=JSON_MODE)
+            return [chunk async for chunk in bound.astream([HumanMessage("stream json")])]
+
+        text = "".join(chunk.content for chunk in asyncio.run(stream()))
+        assert text == echo_reply("stream json", 8)
+        request = last_request(llm)
+        assert (request["response_format"], request["stream"]) == (JSON_MODE, True)
+
+    def test_other_parameters_go_along(self, llm):
+        ModelRing().invoke([HumanMessage("short")], max_tokens=7, temperature=0)
+        request = last_request(llm)
+        assert (request["max_completion_tokens"], request["temperature"]) == (7, 0)
+        assert "response_format" not in request
 
 
 class TestRetries:
@@ -195,6 +231,14 @@ class TestFallback:
         with pytest.raises(LLMUnavailableError) as raised:
             ask()
         assert "took too long" in str(raised.value) or "unavailable" in str(raised.value)
+
+    def test_each_purpose_has_its_own_budget(self, llm, settings):
+        settings.LLM_POLICY = {**settings.LLM_POLICY, "budgets": {"title": 1.0}}
+        llm.set_faults("*", {"kind": "hang"})
+        with pytest.raises(LLMUnavailableError, match=r"over 1 s"):
+            ModelRing(purpose="title").invoke([HumanMessage("name this")])
+        policy = ring_config().policy
+        assert (policy.budget_for("title"), policy.budget_for("chat")) == (1.0, 20.0)
 
 
 class TestBreaker:
@@ -366,10 +410,13 @@ class TestConfig:
             parse_models(spec, default_base_url="https://api.openai.com/v1", api_key="")
         assert named in str(raised.value)
 
+    def test_a_budget_out_of_range_stops_the_start(self, settings):
+        settings.LLM_POLICY = {**settings.LLM_POLICY, "budgets": {"memory": 0}}
+        with pytest.raises(ImproperlyConfigured, match="out of range"):
+            ring_config()
+
     def test_a_bad_ring_stops_the_start(self, settings):
         settings.LLM_MODELS = "gpt-4o,bad@nonsense"
-        from agents.llm.ring import ring_config
-
         with pytest.raises(ImproperlyConfigured, match="bad@nonsense"):
             ring_config()
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from agents import services
+from agents import services, titles
 from agents.checkpoints import agent_graph
 from agents.models import ChatSession, Message
 from agents.tasks import generate_session_title
@@ -201,6 +201,24 @@ class TestTitles:
         generate_session_title(str(session.pk))
         session.refresh_from_db()
         assert session.title == "Mine"
+
+    def test_the_title_is_cleaned_of_quotes_markup_and_what_follows(self, user, llm):
+        llm.set_rules([{"match": "user: plan a trip", "reply": '"**Trip to Rome.**"\nWhy: ...'}])
+        session = services.create_session(owner=user)
+        Message.objects.create(session=session, role="user", content="plan a trip to Rome")
+        assert generate_session_title(str(session.pk)) == "Trip to Rome"
+
+    @pytest.mark.parametrize(("local", "shown"), [(False, 1000), (True, 300)])
+    def test_a_local_model_reads_a_shorter_exchange(self, user, llm, settings, local, shown):
+        settings.LLM_LOCAL = local
+        session = services.create_session(owner=user)
+        Message.objects.create(session=session, role="user", content="q" * 2000)
+        Message.objects.create(session=session, role="assistant", content="a" * 2000)
+        generate_session_title(str(session.pk))
+        request = llm.stats()["models"]["sim-primary"]["last_request"]
+        transcript = request["messages"][-1]["content"]
+        assert transcript == f"user: {'q' * shown}\nassistant: {'a' * shown}"
+        assert request["max_completion_tokens"] == titles.MAX_TITLE_TOKENS
 
 
 async def stored_messages_or_zero(config):

@@ -208,6 +208,33 @@ LLM_POLICY = {
     "breaker_threshold": env.int("LLM_BREAKER_THRESHOLD", default=5),
     "breaker_cooldown": env.float("LLM_BREAKER_COOLDOWN", default=30.0),
 }
+# The ring's models are a small model on this machine's CPU (the local model of `make dev`):
+# memory and titles use compact prompts, background work gets longer budgets and the chat a
+# shorter one, and the scheduled evaluation grades a sample.
+LLM_LOCAL = env.bool("LLM_LOCAL", default=False)
+LLM_PURPOSES = ("chat", "title", "memory", "judge")
+LOCAL_MODEL_BUDGETS = {"chat": 90.0, "title": 180.0, "memory": 180.0, "judge": 180.0}
+
+
+def model_budget_settings(local: bool) -> dict:
+    """Per-purpose budgets: `LLM_BUDGET_<PURPOSE>`, else the local model's when `local`, else
+    `LLM_BUDGET`; and task time limits that fit them (a memory task makes two calls, the
+    extraction and the update)."""
+    defaults = LOCAL_MODEL_BUDGETS if local else {}
+    budgets = {
+        purpose: budget
+        for purpose in LLM_PURPOSES
+        if (budget := env.float(f"LLM_BUDGET_{purpose.upper()}", default=defaults.get(purpose)))
+        is not None
+    }
+    soft_limit = max(240, int(2 * budgets.get("memory", LLM_POLICY["budget"])) + 30)
+    return {
+        "LLM_POLICY": {**LLM_POLICY, "budgets": budgets},
+        "CELERY_TASK_SOFT_TIME_LIMIT": soft_limit,
+        "CELERY_TASK_TIME_LIMIT": soft_limit + 60,
+    }
+
+
 # USD per million tokens; models not listed cost nothing (local and simulated models).
 LLM_PRICES = env(
     "LLM_PRICES",
@@ -230,8 +257,7 @@ MEMORY_POOL_MAX = env.int("MEMORY_POOL_MAX", default=4)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
-CELERY_TASK_SOFT_TIME_LIMIT = 240
+globals().update(model_budget_settings(LLM_LOCAL))  # LLM_POLICY's budgets, task limits
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # With acks_late, Redis hands a dead worker's unacknowledged tasks to another one only after
@@ -249,6 +275,9 @@ EVAL_THRESHOLDS = {
     "helpfulness": 0.5,
     **env.json("EVAL_THRESHOLDS", default={}),
 }
+# Answers graded per scheduled run when the judge is the local model (LLM_LOCAL), so grading
+# never floods it; with a remote judge every recent answer is graded.
+EVAL_LOCAL_SAMPLE = env.int("EVAL_LOCAL_SAMPLE", default=5)
 # Tracing and scores go to Langfuse only when both keys are set.
 LANGFUSE_PUBLIC_KEY = env("LANGFUSE_PUBLIC_KEY", default="")
 LANGFUSE_SECRET_KEY = env("LANGFUSE_SECRET_KEY", default="")

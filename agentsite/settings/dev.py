@@ -4,7 +4,14 @@ from devtools import stack
 from devtools.secret import dev_secret_key
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, INSTALLED_APPS, database_settings, env, redis_settings
+from .base import (
+    BASE_DIR,
+    INSTALLED_APPS,
+    database_settings,
+    env,
+    model_budget_settings,
+    redis_settings,
+)
 
 # Dev tooling (embedded stack, LLM servers, benchmarks, their commands): never in prod.
 INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
@@ -26,3 +33,5 @@ SERVE_LOCAL_LLM = not env("LLM_API_KEY", default="")
 if SERVE_LOCAL_LLM:
     LLM_BASE_URL = env("LLM_BASE_URL", default=f"http://127.0.0.1:{LOCAL_LLM_PORT}/v1")
     LLM_MODELS = env("LLM_MODELS", default=LOCAL_LLM_MODEL)
+LLM_LOCAL = env.bool("LLM_LOCAL", default=SERVE_LOCAL_LLM)
+globals().update(model_budget_settings(LLM_LOCAL))

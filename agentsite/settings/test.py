@@ -27,11 +27,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The LLM simulator stands in for every model; tests point LLM_BASE_URL at their instance.
 LLM_MODELS = env("LLM_MODELS", default="sim-primary,sim-fallback")
 LLM_BASE_URL = env("LLM_BASE_URL", default="http://127.0.0.1:9/v1")
+LLM_LOCAL = False  # tests of the local model's behaviour turn it on
 LLM_POLICY = {
     **LLM_POLICY,
     "backoff_base": 0.01,
     "backoff_max": 0.05,
     "budget": 20.0,
+    "budgets": {},
     "request_timeout": 10.0,
     "first_token_timeout": 5.0,
     "breaker_threshold": 3,

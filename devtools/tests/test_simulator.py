@@ -729,3 +729,13 @@ def test_module_runs_without_django():
         proc.wait(10)
     check = "import sys, devtools.llmservers.simulator; assert 'django' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)
+
+
+def test_stats_keep_each_models_last_request_body(sim, client):
+    chat(client, [user("first")])
+    fmt = {"type": "json_object"}
+    stream_events(client, [user("second")], response_format=fmt)
+    last = sim.stats()["models"]["sim-a"]["last_request"]
+    assert last == {"model": "sim-a", "messages": [user("second")], "stream": True} | {
+        "response_format": fmt
+    }

@@ -71,6 +71,7 @@ def test_staff_start_a_run_and_get_api_md_s_dto(
         "limit": 5,
         "metrics": ["toxicity", "relevance"],
         "unscored_only": False,
+        "sample": None,
     }
 
 

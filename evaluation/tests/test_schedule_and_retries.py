@@ -36,6 +36,22 @@ def test_the_scheduled_task_queues_a_run_of_unscored_answers(
     assert len(queued) == 1
 
 
+@pytest.mark.django_db
+def test_with_a_local_judge_the_scheduled_run_grades_a_sample(
+    answers, settings, django_capture_on_commit_callbacks
+):
+    settings.LLM_LOCAL = True
+    settings.EVAL_LOCAL_SAMPLE = 3
+    with django_capture_on_commit_callbacks() as queued:
+        run = EvaluationRun.objects.get(pk=grade_recent_answers.apply().get())
+    assert len(answers) > 3
+    assert (run.total, run.filters["sample"], run.filters["unscored_only"]) == (3, 3, True)
+    graded = set(run.items.values_list("message_id", flat=True))
+    assert len(graded) == 3
+    assert graded <= {answer.pk for answer in answers.values()}
+    assert len(queued) == 1
+
+
 @pytest.mark.django_db(transaction=True)  # the ring records its LLM calls
 def test_a_judge_that_stays_down_is_retried_then_recorded_as_errors(llm, answers):
     llm.set_faults("*", {"kind": "status_500"})

@@ -4,12 +4,25 @@ answering Mem0's prompts."""
 import pytest
 from django.db import connection
 from django.http import Http404
+from mem0.configs.prompts import ADDITIVE_EXTRACTION_PROMPT, DEFAULT_UPDATE_MEMORY_PROMPT
 
-from memory import selectors, services, tasks
+from memory import prompts, selectors, services, tasks
 from memory.models import Memory
 from memory.tests.conftest import decision, extraction, say
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# Paris, then Berlin: the update replaces the earlier memory and drops the new duplicate.
+MOVED_TO_BERLIN = [
+    extraction("I live in Paris", "User lives in Paris"),
+    extraction("I moved to Berlin", "User lives in Berlin"),
+    decision(
+        "User lives in Berlin",
+        {"id": "0", "text": "User lives in Berlin", "event": "UPDATE"},
+        {"id": "1", "text": "User lives in Berlin", "event": "DELETE"},
+    ),
+]
 
 
 def memories(user) -> list[str]:
@@ -39,17 +52,7 @@ class TestWritePath:
         assert memories(user) == []
 
     def test_a_changed_fact_updates_the_old_memory(self, llm, user):
-        llm.set_rules(
-            [
-                extraction("I live in Paris", "User lives in Paris"),
-                extraction("I moved to Berlin", "User lives in Berlin"),
-                decision(
-                    "User lives in Berlin",
-                    {"id": "0", "text": "User lives in Berlin", "event": "UPDATE"},
-                    {"id": "1", "text": "User lives in Berlin", "event": "DELETE"},
-                ),
-            ]
-        )
+        llm.set_rules(MOVED_TO_BERLIN)
         services.remember_message(say(user, "I live in Paris").pk)
         (before,) = selectors.memories_of(user.pk)
         moved = say(user, "I moved to Berlin last month")
@@ -122,3 +125,47 @@ class TestForgetting:
             services.delete_memory(ada.pk, bobs.pk)
         services.delete_memory(bob.pk, bobs.pk)
         assert not Memory.objects.exists()
+
+
+JSON_MODE = {"type": "json_object"}
+
+
+def sent(llm) -> dict:
+    """The body of the ring's last request (the first model answers when all is well)."""
+    return llm.stats()["models"]["sim-primary"]["last_request"]
+
+
+class TestPrompts:
+    """Mem0's JSON mode reaches the model; a local model gets the compact prompts."""
+
+    def test_the_extraction_asks_for_json_with_mem0s_own_prompt(self, llm, user):
+        llm.set_rules([extraction("I live in Paris", "User lives in Paris")])
+        services.remember_message(say(user, "I live in Paris").pk)
+        request = sent(llm)
+        assert request["response_format"] == JSON_MODE
+        assert request["messages"][0] == {"role": "system", "content": ADDITIVE_EXTRACTION_PROMPT}
+
+    def test_a_local_model_gets_the_compact_extraction_prompt(self, llm, user, settings):
+        settings.LLM_LOCAL = True
+        llm.set_rules([extraction("My name is Ada", "User's name is Ada")])
+        services.remember_message(say(user, "My name is Ada and I love sailing.").pk)
+        assert memories(user) == ["User's name is Ada"]
+        system, task = sent(llm)["messages"]
+        assert system == {"role": "system", "content": prompts.EXTRACTION_PROMPT}
+        assert "My name is Ada" in task["content"]
+        assert sent(llm)["response_format"] == JSON_MODE
+
+    @pytest.mark.parametrize("local", [False, True])
+    def test_the_update_asks_for_json_and_is_compact_on_a_local_model(
+        self, llm, user, settings, local
+    ):
+        settings.LLM_LOCAL = local
+        llm.set_rules(MOVED_TO_BERLIN)
+        services.remember_message(say(user, "I live in Paris").pk)
+        services.remember_message(say(user, "I moved to Berlin").pk)
+        assert memories(user) == ["User lives in Berlin"]
+        request = sent(llm)
+        assert request["response_format"] == JSON_MODE
+        (update,) = request["messages"]
+        assert (prompts.UPDATE_PROMPT in update["content"]) is local
+        assert (DEFAULT_UPDATE_MEMORY_PROMPT in update["content"]) is not local

@@ -13,7 +13,8 @@ Endpoints
 ---------
 ``POST /v1/chat/completions`` (streaming or not), ``POST /v1/embeddings``, ``GET /v1/models``
 (the paths also answer without the ``/v1`` prefix), and the admin endpoints
-``GET/PUT/DELETE /_sim/faults``, ``GET/PUT /_sim/rules``, ``GET /_sim/stats``, ``POST /_sim/reset``.
+``GET/PUT/DELETE /_sim/faults``, ``GET/PUT /_sim/rules``, ``GET /_sim/stats`` (counts, and each
+model's last request body), ``POST /_sim/reset``.
 When ``api_key`` is set every endpoint needs ``Authorization: Bearer <api_key>`` (``"*"`` accepts
 any bearer token); otherwise 401 ``invalid_api_key``. When ``models`` is set, other model names get
 404 ``model_not_found``; otherwise any model name is accepted.

@@ -169,7 +169,9 @@ class Simulator:
     def stats(self) -> JSON:
         """``{"total": {"requests", "outcomes"}, "models": {name: {...}}, "endpoints": {...},
         "active": n}``; outcomes: ok, status_429, rate_limited, status_500, status_400, hang,
-        broken, disconnected, bad_request, unauthorized, model_not_found, context_length."""
+        broken, disconnected, bad_request, unauthorized, model_not_found, context_length. Each
+        model's entry also holds ``last_request``, the JSON body of its latest request, so a
+        client's test can see what reached the wire."""
         with self._lock:
             return json.loads(json.dumps(self._stats)) | {"active": self.active_requests}
 
@@ -187,7 +189,7 @@ class Simulator:
     def _spec_for(self, model: str) -> FaultSpec | None:
         return self._faults.get(model) or self._faults.get("*")
 
-    def _count_request(self, endpoint: str, model: str | None) -> None:
+    def _count_request(self, endpoint: str, model: str | None, body: JSON | None = None) -> None:
         with self._lock:
             self._stats["total"]["requests"] += 1
             eps = self._stats["endpoints"]
@@ -195,6 +197,7 @@ class Simulator:
             if model is not None:
                 entry = self._stats["models"].setdefault(model, {"requests": 0, "outcomes": {}})
                 entry["requests"] += 1
+                entry["last_request"] = body
 
     def _count_outcome(self, model: str | None, outcome: str) -> None:
         with self._lock:
@@ -298,7 +301,7 @@ class Simulator:
             self._count_request(endpoint, None)
             self._count_outcome(None, "bad_request")
             raise
-        self._count_request(endpoint, req.model)
+        self._count_request(endpoint, req.model, data)
         try:
             self._check_model(req.model)
         except OpenAIError:

@@ -40,6 +40,7 @@ from devtools.llmservers.local.toolcalls import (
     ToolCallStream,
     parse_tool_output,
 )
+from devtools.llmservers.local.turn import UNREADABLE_CALL
 from devtools.llmservers.local.weights import (
     DEFAULT_MODEL_NAME,
     SPEC_ALIASES,
@@ -56,6 +57,7 @@ __all__ = [
     "REQUIRED_PREFILL",
     "SPEC_ALIASES",
     "TEST_SPEC",
+    "UNREADABLE_CALL",
     "GenParams",
     "GenResult",
     "LlamaBackend",

@@ -6,7 +6,8 @@ The prompt is rendered with the GGUF's own chat template (``tokenizer.chat_templ
 stream=True)`` then produces the text, so we decide what it means. Honoured: ``max_tokens`` /
 ``max_completion_tokens``, ``temperature`` (default 0.2), ``top_p``, ``stop``, ``seed``,
 ``presence_penalty``, ``frequency_penalty``, ``logit_bias``, ``response_format`` (``json_object`` /
-``json_schema``, through a llama.cpp grammar) and vLLM's ``ignore_eos`` extension. ``n`` > 1 and
+``json_schema``, through a llama.cpp grammar, :mod:`.grammar`) and vLLM's ``ignore_eos``
+extension. ``n`` > 1 and
 ``logprobs`` are refused (400). Prompt tokens + ``max_tokens`` beyond the context window is a 400
 ``context_length_exceeded``.
 
@@ -14,11 +15,14 @@ llama-cpp-python reuses the longest cached prefix of the previous prompt. Before
 every prompt token but the last is put in the KV cache, so that the last one is always evaluated
 alone: llama.cpp's batched and single-token kernels differ in the last bits, and without this the
 same request at temperature 0 could answer differently cold and warm ("colours" / "colors").
+
+:meth:`LlamaBackend.call_probability` is the turn's first step with ``tool_choice="auto"``: the
+probability that the model's first token opens a tool call, read from the prompt's logits (the
+generation that follows reuses that evaluation).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from devtools.llmservers import protocol as proto
+from devtools.llmservers.local.grammar import response_format_grammar
 from devtools.llmservers.local.weights import load_llama
 from devtools.llmservers.protocol import JSON, ChatRequest
 
@@ -77,7 +82,7 @@ class GenParams:
     frequency_penalty: float = 0.0
     logit_bias: dict[int, float] | None = None
     ignore_eos: bool = False
-    response_format: JSON | None = None
+    grammar: str | None = None  # GBNF the output must follow
 
 
 @dataclass
@@ -103,6 +108,7 @@ class LlamaBackend:
         bos = llama.detokenize([bos_id], special=True).decode("utf-8", "replace")
         self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         self._eog: list[int] | None = None
+        self._call_openings: list[int] | None = None
 
     @property
     def n_ctx(self) -> int:
@@ -128,16 +134,31 @@ class LlamaBackend:
                 self._eog = [self.llama.token_eos()]
         return self._eog
 
-    def _grammar(self, response_format: JSON | None) -> Any:
-        if not response_format or response_format.get("type") not in ("json_object", "json_schema"):
-            return None
-        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+    def call_openings(self) -> list[int]:
+        """The tokens a tool call begins with: ``<tool_call>``, or JSON (``{``, ``{"``) as the
+        small models write their calls, or a ``<`` (their made-up ``<tool_response>``)."""
+        if self._call_openings is None:
+            llama = self.llama
+            openings = []
+            for token in range(llama.n_vocab()):
+                text = llama.detokenize([token], special=True).decode("utf-8", "replace").lstrip()
+                if text.startswith(("{", "<tool")) or text == "<":
+                    openings.append(token)
+            self._call_openings = openings
+        return self._call_openings
 
-        if response_format["type"] == "json_schema":
-            schema = (response_format.get("json_schema") or {}).get("schema")
-            if isinstance(schema, dict):
-                return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    def call_probability(self, tokens: list[int], cancel: threading.Event) -> float | None:
+        """How likely the answer after ``tokens`` opens with a tool call (None: cancelled)."""
+        import numpy as np
+
+        if not self._prime(tokens, cancel):
+            return None
+        llama = self.llama
+        llama.n_tokens = len(tokens) - 1  # the last token again, alone, if it was cached too
+        llama.eval(tokens[-1:])
+        logits = np.asarray(llama.scores[llama.n_tokens - 1], dtype=np.float64)
+        weights = np.exp(logits - logits.max())
+        return float(weights[self.call_openings()].sum() / weights.sum())
 
     def _prime(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Have every prompt token but the last in the KV cache (reusing the cached prefix), so
@@ -195,7 +216,7 @@ class LlamaBackend:
             presence_penalty=params.presence_penalty,
             frequency_penalty=params.frequency_penalty,
             logit_bias=bias or None,
-            grammar=self._grammar(params.response_format),
+            grammar=_grammar(params.grammar),
             stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
             stream=True,
         )
@@ -212,6 +233,14 @@ class LlamaBackend:
         finally:
             chunks.close()  # type: ignore[union-attr]
         return GenResult(finish, sampled, cancel.is_set())
+
+
+def _grammar(text: str | None) -> Any:
+    if text is None:
+        return None
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def _number(data: JSON, name: str, default: float, low: float, high: float) -> float:
@@ -264,5 +293,5 @@ def gen_params(req: ChatRequest, default_temperature: float = DEFAULT_TEMPERATUR
         frequency_penalty=_number(data, "frequency_penalty", 0.0, -2.0, 2.0),
         logit_bias=logit_bias,
         ignore_eos=ignore_eos,
-        response_format=response_format,
+        grammar=response_format_grammar(response_format),
     )

@@ -18,6 +18,27 @@ def call_block(name: str, args: dict[str, Any]) -> str:
     return f"<tool_call>\n{json.dumps({'name': name, 'arguments': args})}\n</tool_call>"
 
 
+def calculator_conversation(
+    args: str = '{"expression": "17*23"}', result: str = "391"
+) -> list[dict]:
+    """The person asks 17*23, the model calls the calculator, the tool answers."""
+    return [
+        *QUESTION,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "calculator", "arguments": args},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": result},
+    ]
+
+
 class ScriptedBackend:
     """Stands in for :class:`LlamaBackend`: renders messages as JSON, one token per character,
     and "generates" the scripted replies in 4-character pieces -- after the part of the reply

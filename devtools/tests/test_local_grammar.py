@@ -23,7 +23,14 @@ from devtools.llmservers.local.grammar import (
     tool_call_grammar,
 )
 from devtools.llmservers.local.markup import MarkupFilter, neutralise_markup, strip_markup
-from devtools.tests.local_server_kit import QUESTION, message, post, scripted, stream
+from devtools.tests.local_server_kit import (
+    QUESTION,
+    calculator_conversation,
+    message,
+    post,
+    scripted,
+    stream,
+)
 from devtools.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 TOOLS = [CALCULATOR, CURRENT_TIME]
@@ -158,23 +165,8 @@ def test_scripted_an_auto_call_is_prefilled_and_under_the_grammar():
 
 def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_them():
     backend, server = scripted("17*23 is 391.")
-    conversation = [
-        *QUESTION,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "calculator", "arguments": '{"expression": "17*23"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": "391"},
-    ]
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = message(post(client, messages=conversation, tools=TOOLS))
+        msg = message(post(client, messages=calculator_conversation(), tools=TOOLS))
     assert msg["content"] == "17*23 is 391."
     prompt = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert [m["role"] for m in prompt["messages"]] == ["user"]

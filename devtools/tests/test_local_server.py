@@ -2,8 +2,8 @@
 
 Three layers: pure unit tests of the tool-call parser and the streaming hold-back (no model); the
 HTTP side with a scripted backend (retry, repeated-call refusal, prefills -- deterministic, no
-model); and the REAL 0.5B test model (``local_model_path(TEST_SPEC)``) behind one module-scoped
-server, temperature 0 and small ``max_tokens``.
+model); and the REAL 0.5B test model (``local_model_path(TEST_SPEC)``) behind one session-scoped
+server (``devtools/tests/conftest.py``), temperature 0 and small ``max_tokens``.
 
 Run: ``.venv/bin/python -m pytest devtools/tests/test_local_server.py -q``
 """
@@ -35,6 +35,7 @@ from devtools.llmservers.local import (
 from devtools.llmservers.protocol import tool_call_key
 from devtools.tests.local_server_kit import (
     QUESTION,
+    calculator_conversation,
     call_block,
     message,
     post,
@@ -50,24 +51,6 @@ NAMES = {"calculator", "current_time"}
 def _fresh_cache():
     """Overrides the project-wide Redis-clearing fixture: these tests touch no Django."""
     return
-
-
-def _conversation(args: str = '{"expression": "17*23"}', result: str = "391") -> list[dict]:
-    return [
-        *QUESTION,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "calculator", "arguments": args},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": result},
-    ]
 
 
 # ------------------------------------------------------------------------ parser (no model)
@@ -227,7 +210,7 @@ def test_template_messages_normalise_for_the_chat_template():
     msgs = template_messages(
         [
             {"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
-            *_conversation(),
+            *calculator_conversation(),
             {"role": "assistant", "content": "391"},
         ]
     )
@@ -246,7 +229,7 @@ def test_template_messages_normalise_for_the_chat_template():
 
 
 def test_tool_results_and_answer_now_prompt():
-    conv = _conversation('{"expression":"17*23"}')
+    conv = calculator_conversation('{"expression":"17*23"}')
     results = tool_results(conv)
     call = ParsedCall("calculator", {"expression": "17*23"})
     assert call.key in results  # same arguments, other spacing
@@ -343,7 +326,9 @@ def test_scripted_doubled_brace_from_the_1_5b_model_is_understood():
     reply = '{{"name": "calculator", "arguments": {"expression": "17*23"}}'
     _, server = scripted(reply, "17*23 is 391.")
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = message(post(client, messages=_conversation(), tools=[CALCULATOR], temperature=0))
+        msg = message(
+            post(client, messages=calculator_conversation(), tools=[CALCULATOR], temperature=0)
+        )
     assert (msg["content"], msg.get("tool_calls")) == ("17*23 is 391.", None)
 
 
@@ -385,7 +370,7 @@ def test_scripted_tool_choice_none_offers_no_tools():
 def test_scripted_repeated_call_is_refused_and_answered_without_tools():
     repeat = '{"name": "calculator", "arguments": {"expression": "17 * 23"}}'
     backend, server = scripted(repeat, "17*23 is 391.", repeat, repeat)
-    conv = _conversation('{"expression": "17 * 23"}')
+    conv = calculator_conversation('{"expression": "17 * 23"}')
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
         streamed = stream(client, messages=conv, tools=[CALCULATOR])
         assert (streamed["content"], streamed["calls"], streamed["finish"]) == (
@@ -411,7 +396,7 @@ def test_scripted_new_calls_pass_and_repeats_are_dropped():
     )
     _, server = scripted(reply)
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = message(post(client, messages=_conversation(), tools=[CALCULATOR]))
+        msg = message(post(client, messages=calculator_conversation(), tools=[CALCULATOR]))
     assert [json.loads(c["function"]["arguments"]) for c in msg["tool_calls"]] == [
         {"expression": "391+1"}
     ]

@@ -17,8 +17,9 @@ alone: llama.cpp's batched and single-token kernels differ in the last bits, and
 same request at temperature 0 could answer differently cold and warm ("colours" / "colors").
 
 :meth:`LlamaBackend.call_probability` is the turn's first step with ``tool_choice="auto"``: the
-probability that the model's first token opens a tool call, read from the prompt's logits (the
-generation that follows reuses that evaluation).
+probability that the answer opens with a tool call, read from the prompt's logits (and, when
+the first token may be a fence, the next token's); the generation that follows reuses that
+evaluation.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
 DEFAULT_TEMPERATURE = 0.2
 DEFAULT_TOP_P = 0.95
 DEFAULT_N_CTX = 8192
+FENCE_LOOKAHEAD = 0.05  # first-token probability of a fence worth a look at what follows it
 
 
 def default_n_threads() -> int:
@@ -108,7 +110,7 @@ class LlamaBackend:
         bos = llama.detokenize([bos_id], special=True).decode("utf-8", "replace")
         self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         self._eog: list[int] | None = None
-        self._call_openings: list[int] | None = None
+        self._call_openings: tuple[list[int], int, list[int]] | None = None
 
     @property
     def n_ctx(self) -> int:
@@ -134,31 +136,54 @@ class LlamaBackend:
                 self._eog = [self.llama.token_eos()]
         return self._eog
 
-    def call_openings(self) -> list[int]:
-        """The tokens a tool call begins with: ``<tool_call>``, or JSON (``{``, ``{"``) as the
-        small models write their calls, or a ``<`` (their made-up ``<tool_response>``)."""
+    def _tokens_where(self, starts: tuple[str, ...]) -> list[int]:
+        """The tokens whose text (left-stripped, lowercased) begins with one of ``starts``."""
+        llama = self.llama
+        found = []
+        for token in range(llama.n_vocab()):
+            text = llama.detokenize([token], special=True).decode("utf-8", "replace")
+            if text.lstrip().lower().startswith(starts):
+                found.append(token)
+        return found
+
+    def call_openings(self) -> tuple[list[int], int, list[int]]:
+        """The tokens a call begins with -- ``<tool_call>``, JSON (``{``, ``{"``) as the small
+        models write their calls, ``<`` (their made-up ``<tool_response>``) -- then the fence
+        token and what makes a fence a JSON one (``json``, ``{``)."""
         if self._call_openings is None:
-            llama = self.llama
-            openings = []
-            for token in range(llama.n_vocab()):
-                text = llama.detokenize([token], special=True).decode("utf-8", "replace").lstrip()
-                if text.startswith(("{", "<tool")) or text == "<":
-                    openings.append(token)
-            self._call_openings = openings
+            (fence,) = self.tokenize("```")
+            self._call_openings = (
+                self._tokens_where(("{", "<")),
+                fence,
+                self._tokens_where(("json", "{")),
+            )
         return self._call_openings
 
-    def call_probability(self, tokens: list[int], cancel: threading.Event) -> float | None:
-        """How likely the answer after ``tokens`` opens with a tool call (None: cancelled)."""
+    def _next_token_probabilities(self, tokens: list[int]) -> Any:
         import numpy as np
 
+        llama = self.llama
+        llama.eval(tokens)
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+        weights = np.exp(logits.astype(np.float64) - logits.max())  # a copy of the logits
+        return weights / weights.sum()
+
+    def call_probability(self, tokens: list[int], cancel: threading.Event) -> float | None:
+        """How likely the answer after ``tokens`` opens with a tool call (None: cancelled): the
+        first token's probability of opening one, plus that of a fence times the probability
+        that the fence holds JSON (a ```python fence is an answer in words)."""
         if not self._prime(tokens, cancel):
             return None
         llama = self.llama
+        openings, fence, json_starts = self.call_openings()
         llama.n_tokens = len(tokens) - 1  # the last token again, alone, if it was cached too
-        llama.eval(tokens[-1:])
-        logits = np.asarray(llama.scores[llama.n_tokens - 1], dtype=np.float64)
-        weights = np.exp(logits - logits.max())
-        return float(weights[self.call_openings()].sum() / weights.sum())
+        first = self._next_token_probabilities(tokens[-1:])
+        probability = float(first[openings].sum())
+        if first[fence] > FENCE_LOOKAHEAD:
+            after_fence = self._next_token_probabilities([fence])
+            probability += float(first[fence] * after_fence[json_starts].sum())
+            llama.n_tokens = len(tokens) - 1  # the generation evaluates the last token again
+        return probability
 
     def _prime(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Have every prompt token but the last in the KV cache (reusing the cached prefix), so

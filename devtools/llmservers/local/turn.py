@@ -11,13 +11,18 @@ assistant turn is prefilled with ``<tool_call>\\n{"name": "``; a named function 
 (:mod:`.grammar`), so it parses, names an offered tool and has schema-valid arguments: one call
 per generation. ``auto`` -> first the model's choice between a call and words, read from its
 first-token probabilities (:meth:`LlamaBackend.call_probability`: the mass of the tokens a call
-opens with, ``<tool_call>``, ``{``, ``<``); a call is then prefilled and generated under the
-grammar like ``required``, words are generated freely -- after tool results, from the prompt
-that states them (:func:`answer_now_messages`), so that the answer gives them. Words that still
-hold a call are parsed as before (bare or fenced JSON too); a call that cannot be parsed is retried
-once, at temperature 0, prefilled and under the grammar (after any text already sent); not when
-that would repeat the first try exactly, nor after ``max_tokens`` cut it. If the retry fails too,
-only the text before the attempt is returned (or :data:`UNREADABLE_CALL`).
+opens with, ``<tool_call>``, ``{``, ``<``, a JSON fence) at or above :data:`CALL_THRESHOLD`; a
+call is then prefilled and generated under the grammar like ``required``, words are generated
+freely. After tool results, ``auto``'s prompt is the one that states them and asks for the
+answer (:func:`answer_now_messages`, tools still offered): from the template's own conversation
+the 0.5B model calls again (391 / 23 after 17*23 -> 391) and the 1.5B thanks the calculator.
+Measured on the 0.5B (10 tool prompts, 11 others, tools offered): the call probability is 0.84 to
+0.97 for the tool prompts, below 0.6 for 8 others ("Tell me a joke." 0.82, "My name is Ada..."
+0.95: the small model's own mistakes). Words that still hold a call are parsed as before (bare
+or fenced JSON too); a call that cannot be parsed is retried once, at temperature 0, prefilled
+and under the grammar (after any text already sent); not when that would repeat the first try
+exactly, nor after ``max_tokens`` cut it. If the retry fails too, only the text before the
+attempt is returned (or :data:`UNREADABLE_CALL`).
 
 Repeated calls: a parsed call whose name and arguments (compared as parsed JSON) already have a
 ``tool`` result in the conversation is refused (dropped; the other calls of the answer are
@@ -65,7 +70,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CALL_THRESHOLD", "UNREADABLE_CALL", "Turn", "TurnResult"]
 
-CALL_THRESHOLD = 0.5  # first-token probability of a call above which ``auto`` calls
+CALL_THRESHOLD = 0.6  # a call opens the answer this likely: ``auto`` calls (module docstring)
 UNREADABLE_CALL = "(The model tried to call a tool but wrote no valid call.)"
 
 
@@ -87,6 +92,9 @@ class Turn:
         self.params = params
         self.cancel: threading.Event = cancel
         self.messages = template_messages(req.messages)
+        known = tool_results(req.messages)
+        if req.tool_choice == "auto" and turn_results(req.messages, known):
+            self.messages = answer_now_messages(req.messages, known, [])  # states the results
         self.tools = req.tools if req.tool_choice != "none" else []
         if req.tool_choice == "named":
             self.names: frozenset[str] = frozenset({req.tool_choice_name or ""})
@@ -199,14 +207,6 @@ class Turn:
         logger.info("local LLM: a tool call opens the answer with probability %.2f", probability)
         return probability >= CALL_THRESHOLD
 
-    async def _words_prompt(self) -> str:
-        """The prompt of an answer in words: after tool results, the one that states them."""
-        known = tool_results(self.req.messages)
-        if not turn_results(self.req.messages, known):
-            return self.base
-        messages = answer_now_messages(self.req.messages, known, [])
-        return await self.server.in_worker(self.server.backend.render, messages, self.tools)
-
     def _words_before(self, parsed: ParsedOutput) -> str:
         """The text before a call attempt that is not sent yet."""
         before = parsed.before
@@ -219,21 +219,19 @@ class Turn:
             )
             return self._result(gen.finish_reason)
 
-        base, prefill = self.base, self.prefill
+        prefill = self.prefill
         if self.req.tool_choice == "auto":
             calling = await self._wants_call()
             if calling is None:
                 return self._result("stop")
             if calling:
                 prefill = self.call_prefill
-            else:
-                base = await self._words_prompt()
         temperature = self.params.temperature
         first: ParsedOutput | None = None  # the first unparsable answer, if the retry fails too
         while True:
             stream = ToolCallStream(self.names, emitted=self.committed, prefill=prefill)
             gen = await self._pass(
-                base + self.committed + prefill,
+                self.base + self.committed + prefill,
                 temperature=temperature,
                 stream=stream,
                 on_text=on_text,

@@ -1,7 +1,7 @@
 """The conversation as the chat template and the turn need it: OpenAI messages in the shape the
-Qwen template reads (markup in the person's and the tools' text neutralised), the tool calls that
-already have a result, and the prompt that asks for an answer from those results (used by
-:mod:`devtools.llmservers.local.turn` for every answer in words after tool results).
+Qwen template reads (markup in their text neutralised), the tool calls that already have a
+result, and the prompt that asks for an answer from those results (used by
+:mod:`devtools.llmservers.local.turn` for ``auto`` after tool results and on repeated calls).
 
 That prompt states the results plainly in the last user message and asks to answer with them:
 left in the template's own ``<tool_response>`` turns, the 1.5B model answered "Thank you for using
@@ -45,11 +45,12 @@ def _arguments_value(arguments: Any) -> Any:
 def template_messages(messages: Iterable[JSON]) -> list[JSON]:
     """OpenAI messages in the shape the Qwen chat template reads: text contents (never None),
     ``developer`` as ``system``, ``function`` as ``tool``, call arguments as objects, markup in
-    user and tool text neutralised (:func:`neutralise_markup`)."""
+    every text neutralised (:func:`neutralise_markup`: a system prompt quotes memories, an
+    assistant message is whatever the client sends)."""
     out: list[JSON] = []
     for msg in messages:
         role = msg.get("role")
-        text = proto.message_text(msg.get("content"))
+        text = neutralise_markup(proto.message_text(msg.get("content")))
         if role in ("system", "developer"):
             out.append({"role": "system", "content": text})
         elif role == "assistant":
@@ -81,9 +82,9 @@ def template_messages(messages: Iterable[JSON]) -> list[JSON]:
                 item["tool_calls"] = calls
             out.append(item)
         elif role in ("tool", "function"):
-            out.append({"role": "tool", "content": neutralise_markup(text)})
+            out.append({"role": "tool", "content": text})
         else:
-            out.append({"role": "user", "content": neutralise_markup(text)})
+            out.append({"role": "user", "content": text})
     return out
 
 

@@ -105,9 +105,10 @@ class Turn:
         self.prefill = self.call_prefill if req.tool_choice in ("named", "required") else ""
         self.call_grammar = None  # raises the 400 of an unreadable schema before the model runs
         if self.tools:
-            tool_call_grammar(self.tools)
             offered = [t for t in self.tools if t["function"]["name"] in self.names]
             self.call_grammar = tool_call_grammar(offered, self._call_text(self.call_prefill))
+            if len(offered) < len(self.tools):
+                tool_call_grammar(self.tools)  # every offered schema is checked
         self.all_names = frozenset(t["function"]["name"] for t in req.tools)
         self.stop = list(params.stop)
         if self.tools and (req.tool_choice == "named" or not req.parallel_tool_calls):

@@ -2,8 +2,8 @@
 
 Three layers: pure unit tests of the tool-call parser and the streaming hold-back (no model); the
 HTTP side with a scripted backend (retry, repeated-call refusal, prefills -- deterministic, no
-model); and the REAL 0.5B test model (``local_model_path(TEST_SPEC)``) behind one module-scoped
-server, temperature 0 and small ``max_tokens``.
+model); and the REAL 0.5B test model (``local_model_path(TEST_SPEC)``) behind one session-scoped
+server (``devtools/tests/conftest.py``), temperature 0 and small ``max_tokens``.
 
 Run: ``.venv/bin/python -m pytest devtools/tests/test_local_server.py -q``
 """
@@ -23,21 +23,28 @@ from devtools.llmservers import local as ls
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.local import (
     REQUIRED_PREFILL,
+    UNREADABLE_CALL,
     GenParams,
-    GenResult,
     ParsedCall,
     ToolCallStream,
     answer_now_messages,
     parse_tool_output,
-    running_local_server,
     template_messages,
     tool_results,
 )
 from devtools.llmservers.protocol import tool_call_key
+from devtools.tests.local_server_kit import (
+    QUESTION,
+    calculator_conversation,
+    call_block,
+    message,
+    post,
+    scripted,
+    stream,
+)
 from devtools.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 NAMES = {"calculator", "current_time"}
-QUESTION = [{"role": "user", "content": "What is 17*23?"}]
 
 
 @pytest.fixture(autouse=True)
@@ -46,36 +53,14 @@ def _fresh_cache():
     return
 
 
-def _call_block(name: str, args: dict[str, Any]) -> str:
-    return f"<tool_call>\n{json.dumps({'name': name, 'arguments': args})}\n</tool_call>"
-
-
-def _conversation(args: str = '{"expression": "17*23"}', result: str = "391") -> list[dict]:
-    return [
-        *QUESTION,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "calculator", "arguments": args},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": result},
-    ]
-
-
 # ------------------------------------------------------------------------ parser (no model)
 
 
 def test_several_tool_call_blocks():
     text = (
-        _call_block("calculator", {"expression": "2+2"})
+        call_block("calculator", {"expression": "2+2"})
         + "\n"
-        + _call_block("current_time", {"timezone": "Asia/Tokyo"})
+        + call_block("current_time", {"timezone": "Asia/Tokyo"})
     )
     parsed = parse_tool_output(text, NAMES)
     assert parsed.error is None
@@ -109,7 +94,7 @@ def test_bare_json_and_fenced_json_are_calls():
 
 
 def test_text_before_a_call_is_the_content():
-    text = "Let me compute that.\n" + _call_block("calculator", {"expression": "6*7"})
+    text = "Let me compute that.\n" + call_block("calculator", {"expression": "6*7"})
     parsed = parse_tool_output(text, NAMES)
     assert parsed.content == "Let me compute that."
     assert parsed.calls == [ParsedCall("calculator", {"expression": "6*7"})]
@@ -124,7 +109,7 @@ def test_malformed_json_in_a_block_is_an_error_and_keeps_the_text():
 
 
 def test_unknown_tool_or_bad_arguments_are_errors():
-    assert parse_tool_output(_call_block("rm_rf", {}), NAMES).error == "unknown tool 'rm_rf'"
+    assert parse_tool_output(call_block("rm_rf", {}), NAMES).error == "unknown tool 'rm_rf'"
     bad = '<tool_call>\n{"name": "calculator", "arguments": [1]}\n</tool_call>'
     assert "not a JSON object" in parse_tool_output(bad, NAMES).error
     assert parse_tool_output('{"name": "nope", "arguments": {}}', NAMES).error
@@ -176,7 +161,7 @@ def _stream_all(text: str, step: int = 1, **kwargs: Any) -> tuple[list[str], str
         "Hello there, how are you?",
         "  Spaced out text\n\n",
         "a <b>bold</b> claim <tool",
-        "Let me check.\n" + _call_block("calculator", {"expression": "2+2"}),
+        "Let me check.\n" + call_block("calculator", {"expression": "2+2"}),
         '{"name": "calculator", "arguments": {"expression": "2+2"}}',
         '{"score": 1}',
         '```json\n{"name": "current_time", "arguments": {"timezone": "UTC"}}\n```',
@@ -225,7 +210,7 @@ def test_template_messages_normalise_for_the_chat_template():
     msgs = template_messages(
         [
             {"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
-            *_conversation(),
+            *calculator_conversation(),
             {"role": "assistant", "content": "391"},
         ]
     )
@@ -244,16 +229,16 @@ def test_template_messages_normalise_for_the_chat_template():
 
 
 def test_tool_results_and_answer_now_prompt():
-    conv = _conversation('{"expression":"17*23"}')
+    conv = calculator_conversation('{"expression":"17*23"}')
     results = tool_results(conv)
     call = ParsedCall("calculator", {"expression": "17*23"})
     assert call.key in results  # same arguments, other spacing
     assert ParsedCall("calculator", {"expression": "17 * 23"}).key not in results
     msgs = answer_now_messages([{"role": "system", "content": "S"}, *conv], results, [call])
     assert [m["role"] for m in msgs] == ["system", "user"]
-    assert msgs[1]["content"].startswith("What is 17*23?\n\nYou already have these tool results:")
+    assert msgs[1]["content"].startswith("What is 17*23?\n\nTool results:")
     assert '- calculator({"expression":"17*23"}) returned: 391' in msgs[1]["content"]
-    assert "without calling any tool" in msgs[1]["content"]
+    assert "Do not call a tool." in msgs[1]["content"]
 
 
 def test_request_validation():
@@ -294,100 +279,12 @@ def test_cli_parser_is_shared_with_the_management_command():
 # -------------------------------------------------------------- HTTP with a scripted model
 
 
-class ScriptedBackend:
-    """Stands in for :class:`LlamaBackend`: renders messages as JSON, one token per character,
-    and "generates" the scripted replies in 4-character pieces."""
-
-    n_ctx = 100_000
-
-    def __init__(self, *replies: str, delay: float = 0.0) -> None:
-        self.replies = list(replies)
-        self.delay = delay
-        self.prompts: list[str] = []
-        self.params: list[GenParams] = []
-        self.running = 0
-        self.max_running = 0
-
-    def render(self, messages, tools):
-        names = [t["function"]["name"] for t in tools or ()]
-        return json.dumps({"messages": messages, "tools": names}) + "\nASSISTANT:\n"
-
-    def tokenize(self, text):
-        return [ord(c) for c in text]
-
-    def generate(self, tokens, params, cancel, emit):
-        self.running += 1
-        self.max_running = max(self.max_running, self.running)
-        try:
-            self.prompts.append("".join(map(chr, tokens)))
-            self.params.append(params)
-            reply = self.replies.pop(0) if self.replies else "ok"
-            count = 0
-            for i in range(0, len(reply), 4):
-                if cancel.is_set():
-                    return GenResult("stop", count, True)
-                if self.delay:
-                    time.sleep(self.delay)
-                emit(reply[i : i + 4])
-                count += 1
-            return GenResult("stop", count + 1)
-        finally:
-            self.running -= 1
-
-
-def _post(client: httpx.Client, **body: Any) -> httpx.Response:
-    return client.post("/chat/completions", json={"model": "any", **body})
-
-
-def _stream(client: httpx.Client, **body: Any) -> dict[str, Any]:
-    """A streamed request, reassembled: content, tool calls, finish reason, usage, chunks."""
-    content, calls, finish, usage, chunks = [], {}, None, None, 0
-    payload = {"model": "any", "stream": True, "stream_options": {"include_usage": True}, **body}
-    with client.stream("POST", "/chat/completions", json=payload) as response:
-        assert response.status_code == 200
-        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    assert lines[-1] == "data: [DONE]"
-    for line in lines[:-1]:
-        chunk = json.loads(line[6:])
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-        for choice in chunk["choices"]:
-            delta = choice["delta"]
-            if delta.get("content"):
-                content.append(delta["content"])
-                chunks += 1
-            for call in delta.get("tool_calls") or ():
-                entry = calls.setdefault(call["index"], {"id": None, "name": None, "arguments": ""})
-                entry["id"] = call.get("id") or entry["id"]
-                fn = call.get("function") or {}
-                entry["name"] = fn.get("name") or entry["name"]
-                entry["arguments"] += fn.get("arguments") or ""
-            finish = choice["finish_reason"] or finish
-    return {
-        "content": "".join(content),
-        "pieces": content,
-        "calls": [calls[i] for i in sorted(calls)],
-        "finish": finish,
-        "usage": usage,
-    }
-
-
-def _message(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    return response.json()["choices"][0]["message"]
-
-
-def _scripted(*replies: str, delay: float = 0.0):
-    backend = ScriptedBackend(*replies, delay=delay)
-    return backend, running_local_server(backend=backend, model_name="scripted")
-
-
 def test_scripted_text_before_a_call_streamed_and_not():
-    reply = "Let me compute.\n" + _call_block("calculator", {"expression": "6*7"})
-    _, server = _scripted(reply, reply)
+    reply = "Let me compute.\n" + call_block("calculator", {"expression": "6*7"})
+    _, server = scripted(reply, reply)
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = _message(_post(client, messages=QUESTION, tools=[CALCULATOR]))
-        streamed = _stream(client, messages=QUESTION, tools=[CALCULATOR])
+        msg = message(post(client, messages=QUESTION, tools=[CALCULATOR]))
+        streamed = stream(client, messages=QUESTION, tools=[CALCULATOR])
     assert msg["content"] == streamed["content"] == "Let me compute."
     assert [c["function"]["name"] for c in msg["tool_calls"]] == ["calculator"]
     assert msg["tool_calls"][0]["id"].startswith("call_")
@@ -400,58 +297,60 @@ def test_scripted_text_before_a_call_streamed_and_not():
 def test_scripted_malformed_call_is_retried_once_at_temperature_zero():
     bad = '<tool_call>\n{"name": "calculator", "arguments": {"expression": [}\n</tool_call>'
     good = 'calculator", "arguments": {"expression": "2+2"}}'
-    backend, server = _scripted("Let me see.\n" + bad, good, bad, bad, bad, bad)
+    backend, server = scripted("Let me see.\n" + bad, good, bad, bad, bad, bad)
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        streamed = _stream(client, messages=QUESTION, tools=[CALCULATOR], temperature=0.7)
+        streamed = stream(client, messages=QUESTION, tools=[CALCULATOR], temperature=0.7)
         assert [p.temperature for p in backend.params] == [0.7, 0.0]
         # the retry continues after the text already sent, with the call opened
         assert backend.prompts[1].endswith("ASSISTANT:\nLet me see.\n" + REQUIRED_PREFILL)
         assert streamed["content"] == "Let me see."
         assert [c["name"] for c in streamed["calls"]] == ["calculator"]
         # unparsable twice: the first answer comes back as text
-        msg = _message(_post(client, messages=QUESTION, tools=[CALCULATOR], temperature=0))
-        assert (msg["content"], msg.get("tool_calls")) == (bad, None)
+        msg = message(post(client, messages=QUESTION, tools=[CALCULATOR], temperature=0))
+        assert (msg["content"], msg.get("tool_calls")) == (UNREADABLE_CALL, None)
         assert backend.prompts[3].endswith(REQUIRED_PREFILL)
         # a retry would repeat the first try exactly (same prefill, temperature 0): none
         before = len(backend.params)
-        msg = _message(
-            _post(
+        msg = message(
+            post(
                 client, messages=QUESTION, tools=[CALCULATOR], tool_choice="required", temperature=0
             )
         )
         assert len(backend.params) - before == 1
-        assert msg["content"] == REQUIRED_PREFILL + bad
+        assert msg["content"] == UNREADABLE_CALL
         assert srv.stats()["retries"] == 2
 
 
 def test_scripted_doubled_brace_from_the_1_5b_model_is_understood():
     # the 1.5B model answered the second round of the calculator loop like this
     reply = '{{"name": "calculator", "arguments": {"expression": "17*23"}}'
-    _, server = _scripted(reply, "17*23 is 391.")
+    _, server = scripted(reply, "17*23 is 391.")
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = _message(_post(client, messages=_conversation(), tools=[CALCULATOR], temperature=0))
+        msg = message(
+            post(client, messages=calculator_conversation(), tools=[CALCULATOR], temperature=0)
+        )
     assert (msg["content"], msg.get("tool_calls")) == ("17*23 is 391.", None)
 
 
 def test_scripted_prefills_for_required_and_named_tool_choice():
-    backend, server = _scripted(
+    backend, server = scripted(
         'calculator", "arguments": {"expression": "1+1"}}\n</tool_call>',
-        ' "timezone": "UTC"}}\n',
+        '{"timezone": "UTC"}}\n',
     )
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = _message(
-            _post(
+        msg = message(
+            post(
                 client, messages=QUESTION, tools=[CALCULATOR, CURRENT_TIME], tool_choice="required"
             )
         )
         assert msg["tool_calls"][0]["function"]["name"] == "calculator"
         named = {"type": "function", "function": {"name": "current_time"}}
-        streamed = _stream(
+        streamed = stream(
             client, messages=QUESTION, tools=[CALCULATOR, CURRENT_TIME], tool_choice=named
         )
     assert backend.prompts[0].endswith('ASSISTANT:\n<tool_call>\n{"name": "')
     assert backend.prompts[1].endswith(
-        'ASSISTANT:\n<tool_call>\n{"name": "current_time", "arguments": {'
+        'ASSISTANT:\n<tool_call>\n{"name": "current_time", "arguments": '
     )
     assert "</tool_call>" in backend.params[1].stop  # one call only
     assert streamed["calls"][0]["name"] == "current_time"
@@ -460,9 +359,9 @@ def test_scripted_prefills_for_required_and_named_tool_choice():
 
 
 def test_scripted_tool_choice_none_offers_no_tools():
-    backend, server = _scripted('{"name": "calculator", "arguments": {}}')
+    backend, server = scripted('{"name": "calculator", "arguments": {}}')
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = _message(_post(client, messages=QUESTION, tools=[CALCULATOR], tool_choice="none"))
+        msg = message(post(client, messages=QUESTION, tools=[CALCULATOR], tool_choice="none"))
     assert msg["content"] == '{"name": "calculator", "arguments": {}}'
     assert "tool_calls" not in msg
     assert '"tools": []' in backend.prompts[0]
@@ -470,10 +369,10 @@ def test_scripted_tool_choice_none_offers_no_tools():
 
 def test_scripted_repeated_call_is_refused_and_answered_without_tools():
     repeat = '{"name": "calculator", "arguments": {"expression": "17 * 23"}}'
-    backend, server = _scripted(repeat, "17*23 is 391.", repeat, repeat)
-    conv = _conversation('{"expression": "17 * 23"}')
+    backend, server = scripted(repeat, "17*23 is 391.", repeat, repeat)
+    conv = calculator_conversation('{"expression": "17 * 23"}')
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        streamed = _stream(client, messages=conv, tools=[CALCULATOR])
+        streamed = stream(client, messages=conv, tools=[CALCULATOR])
         assert (streamed["content"], streamed["calls"], streamed["finish"]) == (
             "17*23 is 391.",
             [],
@@ -481,10 +380,10 @@ def test_scripted_repeated_call_is_refused_and_answered_without_tools():
         )
         second = backend.prompts[1]
         assert '"tools": []' in second
-        assert "You already have these tool results" in second
+        assert "Tool results:" in second
         assert "returned: 391" in second
         # the model insists: the call is dropped and the results are quoted instead
-        msg = _message(_post(client, messages=conv, tools=[CALCULATOR]))
+        msg = message(post(client, messages=conv, tools=[CALCULATOR]))
         assert "tool_calls" not in msg
         assert "391" in msg["content"]
         assert srv.stats()["repeated_calls_refused"] == 2
@@ -495,23 +394,23 @@ def test_scripted_new_calls_pass_and_repeats_are_dropped():
         '{"name": "calculator", "arguments": {"expression": "17*23"}}\n'
         '{"name": "calculator", "arguments": {"expression": "391+1"}}'
     )
-    _, server = _scripted(reply)
+    _, server = scripted(reply)
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
-        msg = _message(_post(client, messages=_conversation(), tools=[CALCULATOR]))
+        msg = message(post(client, messages=calculator_conversation(), tools=[CALCULATOR]))
     assert [json.loads(c["function"]["arguments"]) for c in msg["tool_calls"]] == [
         {"expression": "391+1"}
     ]
 
 
 def test_scripted_requests_run_one_at_a_time():
-    backend, server = _scripted(*["one two three four"] * 4, delay=0.01)
+    backend, server = scripted(*["one two three four"] * 4, delay=0.01)
     with (
         server as srv,
         httpx.Client(base_url=srv.base_url, timeout=10) as client,
         ThreadPoolExecutor(4) as pool,
     ):
-        answers = list(pool.map(lambda _: _post(client, messages=QUESTION), range(4)))
-    assert [_message(a)["content"] for a in answers] == ["one two three four"] * 4
+        answers = list(pool.map(lambda _: post(client, messages=QUESTION), range(4)))
+    assert [message(a)["content"] for a in answers] == ["one two three four"] * 4
     assert backend.max_running == 1
 
 
@@ -520,33 +419,33 @@ def test_scripted_a_chat_stream_stops_background_work_and_goes_first():
     arriving stops the plain request (503, Retry-After: the ring and Celery retry it later),
     and a plain request waiting behind the stream lets it go first."""
     slow_background = "word " * 200
-    backend, server = _scripted(slow_background, "for the person", "later work", delay=0.01)
+    backend, server = scripted(slow_background, "for the person", "later work", delay=0.01)
     with (
         server as srv,
         httpx.Client(base_url=srv.base_url, timeout=30) as client,
         ThreadPoolExecutor(2) as pool,
     ):
-        background = pool.submit(_post, client, messages=QUESTION)
+        background = pool.submit(post, client, messages=QUESTION)
         while not backend.running:
             time.sleep(0.01)
-        waiting = pool.submit(_post, client, messages=QUESTION)
-        streamed = _stream(client, messages=QUESTION)
+        waiting = pool.submit(post, client, messages=QUESTION)
+        streamed = stream(client, messages=QUESTION)
         refused, served_after = background.result(), waiting.result()
     assert streamed["content"] == "for the person"
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"
     assert refused.json()["error"]["code"] == "preempted"
-    assert _message(served_after)["content"] == "later work"
+    assert message(served_after)["content"] == "later work"
 
 
 def test_scripted_errors_are_openai_json():
-    _, server = _scripted()
+    _, server = scripted()
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
         bad = client.post("/chat/completions", content=b"{not json")
         assert bad.status_code == 400
         assert set(bad.json()["error"]) == {"message", "type", "param", "code"}
-        assert _post(client, messages=[]).status_code == 400
-        assert _post(client, messages=QUESTION, temperature=-1).json()["error"]["param"] == (
+        assert post(client, messages=[]).status_code == 400
+        assert post(client, messages=QUESTION, temperature=-1).json()["error"]["param"] == (
             "temperature"
         )
         assert client.get("/nope").status_code == 404
@@ -554,22 +453,6 @@ def test_scripted_errors_are_openai_json():
 
 
 # ---------------------------------------------------------------------- the real 0.5B model
-
-
-@pytest.fixture(scope="module")
-def local_llm():
-    from devtools.llmservers.local import TEST_SPEC, local_model_path
-
-    with running_local_server(  # temperature 0 unless a test asks: repeatable answers
-        local_model_path(TEST_SPEC), model_name="qwen-test", n_ctx=2048, default_temperature=0.0
-    ) as handle:
-        yield handle
-
-
-@pytest.fixture
-def llm_client(local_llm):
-    with httpx.Client(base_url=local_llm.base_url, timeout=180) as client:
-        yield client
 
 
 HELLO = {
@@ -587,9 +470,9 @@ def test_models(llm_client):
 
 
 def test_answer_streamed_equals_non_streamed(llm_client):
-    msg_response = _post(llm_client, **HELLO)
+    msg_response = post(llm_client, **HELLO)
     body = msg_response.json()
-    msg = _message(msg_response)
+    msg = message(msg_response)
     assert body["model"] == "qwen-test"
     assert isinstance(msg["content"], str)
     assert msg["content"].strip()
@@ -599,7 +482,7 @@ def test_answer_streamed_equals_non_streamed(llm_client):
     assert 1 <= usage["completion_tokens"] <= 12
     assert body["choices"][0]["finish_reason"] in ("stop", "length")
 
-    streamed = _stream(llm_client, **HELLO)
+    streamed = stream(llm_client, **HELLO)
     assert streamed["content"] == msg["content"]
     assert len(streamed["pieces"]) > 1  # really streamed, token by token
     assert streamed["finish"] == body["choices"][0]["finish_reason"]
@@ -619,15 +502,15 @@ def test_required_tool_choice_gives_a_real_tool_call(llm_client):
         "max_tokens": 40,
         "temperature": 0,
     }
-    response = _post(llm_client, **request)
-    msg = _message(response)
+    response = post(llm_client, **request)
+    msg = message(response)
     assert response.json()["choices"][0]["finish_reason"] == "tool_calls"
     (call,) = msg["tool_calls"]
     assert call["id"].startswith("call_")
     assert call["type"] == "function"
     _assert_calculator_call(call["function"]["name"], call["function"]["arguments"])
 
-    streamed = _stream(llm_client, **request)
+    streamed = stream(llm_client, **request)
     assert streamed["finish"] == "tool_calls"
     assert streamed["content"] == ""
     (call,) = streamed["calls"]
@@ -643,8 +526,8 @@ def test_after_the_result_the_model_answers_in_text(llm_client):
     then generated without tools. No returned call ever repeats one that has its result."""
     messages = list(QUESTION)
     for _round in range(4):
-        msg = _message(
-            _post(llm_client, messages=messages, tools=[CALCULATOR], max_tokens=48, temperature=0)
+        msg = message(
+            post(llm_client, messages=messages, tools=[CALCULATOR], max_tokens=48, temperature=0)
         )
         if not msg.get("tool_calls"):
             break
@@ -714,24 +597,24 @@ def test_disconnect_mid_stream_frees_the_model(local_llm, llm_client):
     assert freed_after < 2.0, freed_after  # within a token or two (plus a loaded machine)
     assert after["disconnected"] == before["disconnected"] + 1
     assert after["completion_tokens"] - before["completion_tokens"] < 100  # not 1000
-    answer = _post(llm_client, **{**HELLO, "max_tokens": 4})
-    assert _message(answer)["content"]
+    answer = post(llm_client, **{**HELLO, "max_tokens": 4})
+    assert message(answer)["content"]
 
 
 def test_context_overflow_is_a_400(llm_client):
-    too_long = _post(llm_client, messages=QUESTION, max_tokens=4000)
+    too_long = post(llm_client, messages=QUESTION, max_tokens=4000)
     assert too_long.status_code == 400
     assert too_long.json()["error"]["code"] == "context_length_exceeded"
     huge = [{"role": "user", "content": "lorem ipsum " * 2000}]
-    response = _post(llm_client, messages=huge, max_tokens=5, stream=True)
+    response = post(llm_client, messages=huge, max_tokens=5, stream=True)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
 
 
 def test_stop_sequence(llm_client):
-    full = _message(_post(llm_client, **HELLO))["content"]
+    full = message(post(llm_client, **HELLO))["content"]
     word = full.split()[1]
-    cut = _message(_post(llm_client, **HELLO, stop=[word]))["content"]
+    cut = message(post(llm_client, **HELLO, stop=[word]))["content"]
     assert cut == full[: full.index(word)]
 
 
@@ -772,8 +655,8 @@ def test_response_format_json_schema(llm_client):
         "properties": {"score": {"type": "number"}, "reason": {"type": "string"}},
         "required": ["score", "reason"],
     }
-    msg = _message(
-        _post(
+    msg = message(
+        post(
             llm_client,
             messages=[
                 {"role": "system", "content": "Grade the answer. Reply in JSON."},

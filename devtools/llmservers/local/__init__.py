@@ -8,6 +8,8 @@ streamed tool calls and ignores automatic tool choice.
 The modules, from the wire inwards: :mod:`.cli` (the command line), :mod:`.serving` (in a thread
 or in the foreground), :mod:`.server` (the ASGI app and its scheduling), :mod:`.turn` (one
 request: generations, retries, repeated calls), :mod:`.toolcalls` (calls in the model's text),
+:mod:`.grammar` (grammars that calls and JSON answers are generated under), :mod:`.markup`
+(protocol markup kept out of answers and prompts),
 :mod:`.conversation` (messages for the chat template), :mod:`.backend` (llama.cpp), and the
 weights: :mod:`.weights` (pinned, assembled, loaded), :mod:`.gguf` (their header check),
 :mod:`.errors`.
@@ -40,6 +42,7 @@ from devtools.llmservers.local.toolcalls import (
     ToolCallStream,
     parse_tool_output,
 )
+from devtools.llmservers.local.turn import UNREADABLE_CALL
 from devtools.llmservers.local.weights import (
     DEFAULT_MODEL_NAME,
     SPEC_ALIASES,
@@ -56,6 +59,7 @@ __all__ = [
     "REQUIRED_PREFILL",
     "SPEC_ALIASES",
     "TEST_SPEC",
+    "UNREADABLE_CALL",
     "GenParams",
     "GenResult",
     "LlamaBackend",

@@ -6,7 +6,8 @@ The prompt is rendered with the GGUF's own chat template (``tokenizer.chat_templ
 stream=True)`` then produces the text, so we decide what it means. Honoured: ``max_tokens`` /
 ``max_completion_tokens``, ``temperature`` (default 0.2), ``top_p``, ``stop``, ``seed``,
 ``presence_penalty``, ``frequency_penalty``, ``logit_bias``, ``response_format`` (``json_object`` /
-``json_schema``, through a llama.cpp grammar) and vLLM's ``ignore_eos`` extension. ``n`` > 1 and
+``json_schema``, through a llama.cpp grammar, :mod:`.grammar`) and vLLM's ``ignore_eos``
+extension. ``n`` > 1 and
 ``logprobs`` are refused (400). Prompt tokens + ``max_tokens`` beyond the context window is a 400
 ``context_length_exceeded``.
 
@@ -14,11 +15,15 @@ llama-cpp-python reuses the longest cached prefix of the previous prompt. Before
 every prompt token but the last is put in the KV cache, so that the last one is always evaluated
 alone: llama.cpp's batched and single-token kernels differ in the last bits, and without this the
 same request at temperature 0 could answer differently cold and warm ("colours" / "colors").
+
+:meth:`LlamaBackend.call_probability` is the turn's first step with ``tool_choice="auto"``: the
+probability that the answer opens with a tool call, read from the prompt's logits (and, when
+the first token may be a fence, the next token's); the generation that follows reuses that
+evaluation.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from devtools.llmservers import protocol as proto
+from devtools.llmservers.local.grammar import response_format_grammar
 from devtools.llmservers.local.weights import load_llama
 from devtools.llmservers.protocol import JSON, ChatRequest
 
@@ -46,6 +52,7 @@ __all__ = [
 DEFAULT_TEMPERATURE = 0.2
 DEFAULT_TOP_P = 0.95
 DEFAULT_N_CTX = 8192
+FENCE_LOOKAHEAD = 0.05  # first-token probability of a fence worth a look at what follows it
 
 
 def default_n_threads() -> int:
@@ -77,7 +84,7 @@ class GenParams:
     frequency_penalty: float = 0.0
     logit_bias: dict[int, float] | None = None
     ignore_eos: bool = False
-    response_format: JSON | None = None
+    grammar: str | None = None  # GBNF the output must follow
 
 
 @dataclass
@@ -103,6 +110,7 @@ class LlamaBackend:
         bos = llama.detokenize([bos_id], special=True).decode("utf-8", "replace")
         self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         self._eog: list[int] | None = None
+        self._call_openings: tuple[list[int], int, list[int]] | None = None
 
     @property
     def n_ctx(self) -> int:
@@ -128,16 +136,54 @@ class LlamaBackend:
                 self._eog = [self.llama.token_eos()]
         return self._eog
 
-    def _grammar(self, response_format: JSON | None) -> Any:
-        if not response_format or response_format.get("type") not in ("json_object", "json_schema"):
-            return None
-        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+    def _tokens_where(self, starts: tuple[str, ...]) -> list[int]:
+        """The tokens whose text (left-stripped, lowercased) begins with one of ``starts``."""
+        llama = self.llama
+        found = []
+        for token in range(llama.n_vocab()):
+            text = llama.detokenize([token], special=True).decode("utf-8", "replace")
+            if text.lstrip().lower().startswith(starts):
+                found.append(token)
+        return found
 
-        if response_format["type"] == "json_schema":
-            schema = (response_format.get("json_schema") or {}).get("schema")
-            if isinstance(schema, dict):
-                return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    def call_openings(self) -> tuple[list[int], int, list[int]]:
+        """The tokens a call begins with -- ``<tool_call>``, JSON (``{``, ``{"``) as the small
+        models write their calls, ``<`` (their made-up ``<tool_response>``) -- then the fence
+        token and what makes a fence a JSON one (``json``, ``{``)."""
+        if self._call_openings is None:
+            (fence,) = self.tokenize("```")
+            self._call_openings = (
+                self._tokens_where(("{", "<")),
+                fence,
+                self._tokens_where(("json", "{")),
+            )
+        return self._call_openings
+
+    def _next_token_probabilities(self, tokens: list[int]) -> Any:
+        import numpy as np
+
+        llama = self.llama
+        llama.eval(tokens)
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+        weights = np.exp(logits.astype(np.float64) - logits.max())  # a copy of the logits
+        return weights / weights.sum()
+
+    def call_probability(self, tokens: list[int], cancel: threading.Event) -> float | None:
+        """How likely the answer after ``tokens`` opens with a tool call (None: cancelled): the
+        first token's probability of opening one, plus that of a fence times the probability
+        that the fence holds JSON (a ```python fence is an answer in words)."""
+        if not self._prime(tokens, cancel):
+            return None
+        llama = self.llama
+        openings, fence, json_starts = self.call_openings()
+        llama.n_tokens = len(tokens) - 1  # the last token again, alone, if it was cached too
+        first = self._next_token_probabilities(tokens[-1:])
+        probability = float(first[openings].sum())
+        if first[fence] > FENCE_LOOKAHEAD:
+            after_fence = self._next_token_probabilities([fence])
+            probability += float(first[fence] * after_fence[json_starts].sum())
+            llama.n_tokens = len(tokens) - 1  # the generation evaluates the last token again
+        return probability
 
     def _prime(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Have every prompt token but the last in the KV cache (reusing the cached prefix), so
@@ -195,7 +241,7 @@ class LlamaBackend:
             presence_penalty=params.presence_penalty,
             frequency_penalty=params.frequency_penalty,
             logit_bias=bias or None,
-            grammar=self._grammar(params.response_format),
+            grammar=_grammar(params.grammar),
             stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
             stream=True,
         )
@@ -212,6 +258,14 @@ class LlamaBackend:
         finally:
             chunks.close()  # type: ignore[union-attr]
         return GenResult(finish, sampled, cancel.is_set())
+
+
+def _grammar(text: str | None) -> Any:
+    if text is None:
+        return None
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def _number(data: JSON, name: str, default: float, low: float, high: float) -> float:
@@ -264,5 +318,5 @@ def gen_params(req: ChatRequest, default_temperature: float = DEFAULT_TEMPERATUR
         frequency_penalty=_number(data, "frequency_penalty", 0.0, -2.0, 2.0),
         logit_bias=logit_bias,
         ignore_eos=ignore_eos,
-        response_format=response_format,
+        grammar=response_format_grammar(response_format),
     )

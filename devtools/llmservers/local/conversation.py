@@ -1,6 +1,11 @@
 """The conversation as the chat template and the turn need it: OpenAI messages in the shape the
-Qwen template reads, the tool calls that already have a result, and the prompt that asks for an
-answer from those results (used by :mod:`devtools.llmservers.local.turn` on repeated calls)."""
+Qwen template reads (markup in their text neutralised), the tool calls that already have a
+result, and the prompt that asks for an answer from those results (used by
+:mod:`devtools.llmservers.local.turn` for ``auto`` after tool results and on repeated calls).
+
+That prompt states the results plainly in the last user message and asks to answer with them:
+left in the template's own ``<tool_response>`` turns, the 1.5B model answered "Thank you for using
+the calculator tool." after 17*23 -> 391."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devtools.llmservers import protocol as proto
+from devtools.llmservers.local.markup import neutralise_markup
 from devtools.llmservers.local.toolcalls import ParsedCall
 from devtools.llmservers.protocol import JSON
 
@@ -19,6 +25,7 @@ __all__ = [
     "results_summary",
     "template_messages",
     "tool_results",
+    "turn_results",
 ]
 
 MAX_RESULT_CHARS = 2000  # of one tool result quoted in the "answer now" prompt
@@ -37,11 +44,13 @@ def _arguments_value(arguments: Any) -> Any:
 
 def template_messages(messages: Iterable[JSON]) -> list[JSON]:
     """OpenAI messages in the shape the Qwen chat template reads: text contents (never None),
-    ``developer`` as ``system``, ``function`` as ``tool``, call arguments as objects."""
+    ``developer`` as ``system``, ``function`` as ``tool``, call arguments as objects, markup in
+    every text neutralised (:func:`neutralise_markup`: a system prompt quotes memories, an
+    assistant message is whatever the client sends)."""
     out: list[JSON] = []
     for msg in messages:
         role = msg.get("role")
-        text = proto.message_text(msg.get("content"))
+        text = neutralise_markup(proto.message_text(msg.get("content")))
         if role in ("system", "developer"):
             out.append({"role": "system", "content": text})
         elif role == "assistant":
@@ -114,34 +123,47 @@ def tool_results(messages: list[JSON]) -> dict[tuple[str, str], ToolResult]:
     return results
 
 
+def _last_user(messages: list[JSON]) -> int:
+    return max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+
+
+def turn_results(
+    messages: list[JSON], results: Mapping[tuple[str, str], ToolResult]
+) -> list[ToolResult]:
+    """The results of the current turn (after the last user message), in conversation order."""
+    last_user = _last_user(messages)
+    return sorted((r for r in results.values() if r.index > last_user), key=lambda r: r.index)
+
+
 def answer_now_messages(
     messages: list[JSON], results: Mapping[tuple[str, str], ToolResult], repeated: list[ParsedCall]
 ) -> list[JSON]:
-    """Template messages for answering without tools: the turn's tool exchange (after the last
-    user message) and the results of the ``repeated`` calls are folded into the last user
-    message, followed by the instruction to answer now without calling a tool."""
+    """Template messages for answering from tool results: the turn's tool exchange (after the
+    last user message) and the results of the ``repeated`` calls are folded into the last user
+    message, followed by the instruction to answer with them, without calling a tool."""
     msgs = template_messages(messages)
-    last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=-1)
+    last_user = _last_user(msgs)
     question = msgs[last_user]["content"] if last_user >= 0 else ""
     head = msgs[:last_user] if last_user >= 0 else msgs
-    chosen = {k: r for k, r in results.items() if r.index > last_user}
+    chosen = {r.key: r for r in turn_results(messages, results)}
     for call in repeated:
         if call.key in results:
             chosen.setdefault(call.key, results[call.key])
     lines = []
     for result in sorted(chosen.values(), key=lambda r: r.index):
-        content = result.content
+        content = neutralise_markup(result.content)
         if len(content) > MAX_RESULT_CHARS:
             content = content[:MAX_RESULT_CHARS] + " [...]"
         lines.append(f"- {result.name}({result.arguments}) returned: {content}")
     block = (
-        "You already have these tool results:\n"
+        "Tool results:\n"
         + "\n".join(lines)
-        + "\n\nAnswer the question using these results, without calling any tool."
+        + "\n\nAnswer the question with these results: say what they are, in a sentence."
+        " Do not call a tool."
     )
     return [*head, {"role": "user", "content": f"{question}\n\n{block}" if question else block}]
 
 
 def results_summary(results: Iterable[ToolResult]) -> str:
-    lines = [f"- {r.name}({r.arguments}): {r.content}" for r in results]
-    return "The tools returned:\n" + "\n".join(lines)
+    """The results in words, when the model gives no answer of its own."""
+    return " ".join(f"{r.name} returned: {r.content}." for r in results)

@@ -15,6 +15,9 @@ thread, and requests are served one at a time in arrival order (a FIFO ``asyncio
 pieces reach the event loop through ``loop.call_soon_threadsafe``. A client that goes away sets a
 flag that the generation loop checks at every token (a llama ``stopping_criteria``), so it stops
 within a token and the next request starts.
+
+Every answer's content passes :class:`~devtools.llmservers.local.markup.MarkupFilter` on its way
+out, streamed or not: no tool tag or chat-template token reaches the client.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.local.backend import DEFAULT_TEMPERATURE, GenParams, GenResult, gen_params
+from devtools.llmservers.local.markup import MarkupFilter, strip_markup
 from devtools.llmservers.local.turn import Turn, TurnResult
 from devtools.llmservers.local.weights import DEFAULT_MODEL_NAME
 from devtools.llmservers.protocol import Receive, Scope, Send
@@ -257,6 +261,7 @@ class LocalServer:
         req = proto.parse_chat_request(body)
         params = gen_params(req, self.config.default_temperature)
         cancel = threading.Event()
+        turn = Turn(self, req, params, cancel)
         watcher = asyncio.ensure_future(proto.wait_for_disconnect(receive))
         watcher.add_done_callback(lambda w: w.cancelled() or cancel.set())
         lock = self._model_lock()
@@ -270,7 +275,6 @@ class LocalServer:
                 self.busy = True
                 if not req.stream:
                     self._running_background = cancel
-                turn = Turn(self, req, params, cancel)
                 await turn.prepare()
                 if req.stream:
                     result = await self._stream(send, req, turn)
@@ -304,9 +308,10 @@ class LocalServer:
         result = await turn.run(collect)
         if result.cancelled:
             return result
+        content = strip_markup(result.content)
         body = proto.chat_completion(
             model=self.config.model_name,
-            content=result.content if result.content or not result.calls else None,
+            content=content if content or not result.calls else None,
             tool_calls=result.calls,
             finish_reason=result.finish_reason,
             usage=result.usage,
@@ -325,13 +330,16 @@ class LocalServer:
         forced = req.tool_choice in ("required", "named")
         await proto.send_body(send, enc.role(None if forced else ""))
 
+        markup = MarkupFilter()
+
         async def forward(piece: str) -> None:
-            await proto.send_body(send, enc.content(piece))
+            if text := markup.feed(piece):
+                await proto.send_body(send, enc.content(text))
 
         result = await turn.run(forward)
         if result.cancelled:
             return result
-        out = []
+        out = [enc.content(rest)] if (rest := markup.flush()) else []
         for index, call in enumerate(result.calls):
             out.append(enc.tool_call_start(index, call.id, call.name))
             out.append(enc.tool_call_arguments(index, call.arguments))

@@ -8,7 +8,8 @@ streamed tool calls and ignores automatic tool choice.
 The modules, from the wire inwards: :mod:`.cli` (the command line), :mod:`.serving` (in a thread
 or in the foreground), :mod:`.server` (the ASGI app and its scheduling), :mod:`.turn` (one
 request: generations, retries, repeated calls), :mod:`.toolcalls` (calls in the model's text),
-:mod:`.conversation` (messages for the chat template), :mod:`.backend` (llama.cpp), and the
+:mod:`.conversation` (messages for the chat template), :mod:`.backend` (llama.cpp),
+:mod:`.prompt_cache` (which saved KV states are kept, and which one a prompt starts from), and the
 weights: :mod:`.weights` (pinned, assembled, loaded), :mod:`.gguf` (their header check),
 :mod:`.errors`.
 """

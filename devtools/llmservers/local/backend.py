@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 DEFAULT_TEMPERATURE = 0.2
+Emit = Callable[[str], None]  # receives each text piece of a generation
 DEFAULT_TOP_P = 0.95
 DEFAULT_N_CTX = 8192
 
@@ -248,7 +249,7 @@ class LlamaBackend:
         tokens: list[int],
         params: GenParams,
         cancel: threading.Event,
-        emit: Callable[[str], None],
+        emit: Emit,
     ) -> GenResult:
         """Generate after ``tokens``, calling ``emit(piece)`` per text piece; stops early when
         ``cancel`` is set (checked at every token). The state is kept for later prompts."""
@@ -264,11 +265,7 @@ class LlamaBackend:
         return result
 
     def _complete(
-        self,
-        tokens: list[int],
-        params: GenParams,
-        cancel: threading.Event,
-        emit: Callable[[str], None],
+        self, tokens: list[int], params: GenParams, cancel: threading.Event, emit: Emit
     ) -> GenResult:
         """The generation itself, once every prompt token but the last is in the KV cache."""
         from llama_cpp import StoppingCriteriaList

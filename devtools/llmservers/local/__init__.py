@@ -10,7 +10,8 @@ or in the foreground), :mod:`.server` (the ASGI app and its scheduling), :mod:`.
 request: generations, retries, repeated calls), :mod:`.toolcalls` (calls in the model's text),
 :mod:`.grammar` (grammars that calls and JSON answers are generated under), :mod:`.markup`
 (protocol markup kept out of answers and prompts),
-:mod:`.conversation` (messages for the chat template), :mod:`.backend` (llama.cpp), and the
+:mod:`.conversation` (messages for the chat template), :mod:`.backend` (llama.cpp),
+:mod:`.prompt_cache` (which saved KV states are kept, and which one a prompt starts from), and the
 weights: :mod:`.weights` (pinned, assembled, loaded), :mod:`.gguf` (their header check),
 :mod:`.errors`.
 """

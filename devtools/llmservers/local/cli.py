@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.llmservers.local.backend import DEFAULT_N_CTX, DEFAULT_TEMPERATURE
+from devtools.llmservers.local.prompt_cache import DEFAULT_CACHE_SLOTS
 from devtools.llmservers.local.serving import serve
 from devtools.llmservers.local.weights import (
     SPEC_ALIASES,
@@ -50,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_TEMPERATURE,
         help="temperature when a request gives none",
     )
+    parser.add_argument(
+        "--cache-slots",
+        type=int,
+        default=DEFAULT_CACHE_SLOTS,
+        help="saved prompt states kept for reuse (default %(default)s; 0: the live KV cache only)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
 
 
@@ -65,6 +72,7 @@ def run_from_options(options: Mapping[str, Any]) -> None:
         n_ctx=options["n_ctx"],
         n_threads=options.get("n_threads"),
         default_temperature=options["temperature"],
+        cache_slots=options["cache_slots"],
         log_level=options["log_level"],
     )
 

@@ -70,6 +70,8 @@ class LocalServer:
                 "disconnected",
                 "errors",
                 "prompt_tokens",
+                "prompt_tokens_evaluated",
+                "prompt_tokens_cached",
                 "completion_tokens",
                 "retries",
                 "repeated_calls_refused",
@@ -100,7 +102,9 @@ class LocalServer:
             self._stats[name] = self._stats.get(name, 0) + amount
 
     def stats(self) -> proto.JSON:
-        """Counters since start, plus ``busy`` (a generation holds the model) and ``waiting``."""
+        """Counters since start, plus ``busy`` (a generation holds the model) and ``waiting``.
+        ``prompt_tokens_evaluated`` / ``_cached``: prompt tokens of every generation run through
+        the model / taken from the prompt cache."""
         with self._stats_lock:
             return {
                 **self._stats,
@@ -162,7 +166,10 @@ class LocalServer:
         finally:
             if not future.done():  # only when cancelled: the model is freed when it stops
                 cancel.set()
-        return await future
+        result = await future
+        self.count("prompt_tokens_evaluated", result.prompt_evaluated)
+        self.count("prompt_tokens_cached", result.prompt_cached)
+        return result
 
     # ------------------------------------------------------------------------ ASGI
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from devtools.llmservers.local.backend import DEFAULT_N_CTX, DEFAULT_TEMPERATURE, load_backend
+from devtools.llmservers.local.prompt_cache import DEFAULT_CACHE_SLOTS
 from devtools.llmservers.local.server import LocalServer, LocalServerConfig
 from devtools.llmservers.local.weights import DEFAULT_MODEL_NAME, DEFAULT_SPEC, local_model_path
 from devtools.llmservers.protocol import JSON
@@ -41,6 +42,7 @@ def running_local_server(
     n_ctx: int = DEFAULT_N_CTX,
     n_threads: int | None = None,
     default_temperature: float = DEFAULT_TEMPERATURE,
+    cache_slots: int = DEFAULT_CACHE_SLOTS,
     backend: Any = None,
 ) -> Iterator[LocalServerHandle]:
     """Load the model and serve it on 127.0.0.1 and a free port in a daemon thread for the
@@ -49,7 +51,7 @@ def running_local_server(
     the llama backend (tests of the HTTP side with a scripted model)."""
     if backend is None:
         path = model_path if model_path is not None else local_model_path(DEFAULT_SPEC)
-        backend = load_backend(path, n_ctx=n_ctx, n_threads=n_threads)
+        backend = load_backend(path, n_ctx=n_ctx, n_threads=n_threads, cache_slots=cache_slots)
     app = LocalServer(backend, LocalServerConfig(model_name, default_temperature))
     handle = LocalServerHandle(app)
     try:
@@ -69,10 +71,11 @@ def serve(
     n_ctx: int = DEFAULT_N_CTX,
     n_threads: int | None = None,
     default_temperature: float = DEFAULT_TEMPERATURE,
+    cache_slots: int = DEFAULT_CACHE_SLOTS,
     log_level: str = "info",
 ) -> None:
     """Load the model, then serve in the foreground until SIGINT/SIGTERM."""
-    backend = load_backend(model_path, n_ctx=n_ctx, n_threads=n_threads)
+    backend = load_backend(model_path, n_ctx=n_ctx, n_threads=n_threads, cache_slots=cache_slots)
     app = LocalServer(backend, LocalServerConfig(model_name, default_temperature))
     try:
         uvicorn_server(app, host=host, port=port, log_level=log_level).run()

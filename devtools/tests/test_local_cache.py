@@ -10,9 +10,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from devtools.llmservers.local import running_local_server
 from devtools.llmservers.local.prompt_cache import PromptCache, common_prefix
-from devtools.tests.test_local_server import _message, _post, _stream
+from devtools.tests.local_server_kit import message, post, stream
 from devtools.tests.tool_specs import CALCULATOR, CURRENT_TIME
 
 
@@ -128,7 +127,7 @@ def _turn(*user_and_assistant: str) -> list[dict]:
 
 
 def _chat_request(client: httpx.Client, *user_and_assistant: str) -> dict:
-    return _stream(
+    return stream(
         client,
         messages=_turn(*user_and_assistant),
         tools=[CALCULATOR, CURRENT_TIME],
@@ -144,16 +143,6 @@ def _counted(server, request) -> tuple[dict, int, int]:
     after = server.stats()
     evaluated = after["prompt_tokens_evaluated"] - before["prompt_tokens_evaluated"]
     return answer, evaluated, after["prompt_tokens_cached"] - before["prompt_tokens_cached"]
-
-
-@pytest.fixture(scope="module")
-def local_llm():
-    from devtools.llmservers.local import TEST_SPEC, local_model_path
-
-    with running_local_server(
-        local_model_path(TEST_SPEC), model_name="qwen-test", n_ctx=2048, default_temperature=0.0
-    ) as handle:
-        yield handle
 
 
 @pytest.fixture
@@ -193,7 +182,7 @@ def test_background_work_between_two_turns_does_not_cost_the_chat_its_prefix(loc
         ],
         "max_tokens": 12,
     }
-    _, evaluated, _ = _counted(local_llm, lambda: _message(_post(client, **title)))
+    _, evaluated, _ = _counted(local_llm, lambda: message(post(client, **title)))
     assert evaluated > 10  # it ran on the model, over the chat's KV cache
 
     turn = ("Hi, I am Ada.", first["content"], "What is the square of 12?")

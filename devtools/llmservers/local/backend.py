@@ -136,6 +136,7 @@ class LlamaBackend:
         self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         self._eog: list[int] | None = None
         self._call_openings: tuple[list[int], int, list[int]] | None = None
+        self._probed: tuple[list[int], int] | None = None  # call_probability's prompt, cached
         self.cache = PromptCache(cache_slots)
         self._user_turn = self._user_turn_opening()
 
@@ -217,8 +218,10 @@ class LlamaBackend:
         """How likely the answer after ``tokens`` opens with a tool call (None: cancelled): the
         first token's probability of opening one, plus that of a fence times the probability
         that the fence holds JSON (a ```python fence is an answer in words)."""
-        if not self._prime(tokens, False, cancel)[1]:
+        cached, primed = self._prime(tokens, False, cancel)
+        if not primed:
             return None
+        self._probed = (tokens, cached)  # what the request took from the cache (see generate)
         llama = self.llama
         openings, fence, json_starts = self.call_openings()
         llama.n_tokens = len(tokens) - 1  # the last token again, alone, if it was cached too
@@ -300,6 +303,13 @@ class LlamaBackend:
         """Generate after ``tokens``, calling ``emit(piece)`` per text piece; stops early when
         ``cancel`` is set (checked at every token). The state is kept for later prompts."""
         cached, primed = self._prime(tokens, params.background, cancel)
+        probed, self._probed = self._probed, None
+        prompt = len(tokens)
+        if probed is not None and tokens[: len(probed[0])] == probed[0]:
+            # The auto step just evaluated this prompt (a prefilled call extends it, and the
+            # prefill is the answer's, not the prompt's): count what the request reused, not
+            # what that step left in the KV cache.
+            prompt, cached = len(probed[0]), probed[1]
         try:
             if not primed:
                 evaluated = self.llama.n_tokens - cached
@@ -307,7 +317,7 @@ class LlamaBackend:
             result = self._complete(tokens, params, cancel, emit)
         finally:
             self.cache.store(tokens, *self._save(), background=params.background)
-        result.prompt_evaluated, result.prompt_cached = len(tokens) - cached, cached
+        result.prompt_evaluated, result.prompt_cached = prompt - cached, cached
         return result
 
     def _complete(

@@ -85,6 +85,7 @@ class GenParams:
     logit_bias: dict[int, float] | None = None
     ignore_eos: bool = False
     grammar: str | None = None  # GBNF the output must follow
+    words_first: bool = False  # the first token may not open a tool call (``auto`` chose words)
 
 
 @dataclass
@@ -216,7 +217,7 @@ class LlamaBackend:
     ) -> GenResult:
         """Generate after ``tokens``, calling ``emit(piece)`` per text piece; stops early when
         ``cancel`` is set (checked at every token)."""
-        from llama_cpp import StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         if not self._prime(tokens, cancel):
             return GenResult("stop", 0, True)
@@ -227,6 +228,11 @@ class LlamaBackend:
             nonlocal sampled  # input_ids holds the prompt and the tokens before this one
             sampled = max(sampled, len(input_ids) - prompt_len + 1)
             return cancel.is_set()
+
+        def no_call_first(input_ids: Any, scores: Any) -> Any:
+            if len(input_ids) == prompt_len:
+                scores[self.call_openings()[0]] = float("-inf")
+            return scores
 
         bias = dict(params.logit_bias or {})
         if params.ignore_eos:
@@ -242,6 +248,7 @@ class LlamaBackend:
             frequency_penalty=params.frequency_penalty,
             logit_bias=bias or None,
             grammar=_grammar(params.grammar),
+            logits_processor=LogitsProcessorList([no_call_first]) if params.words_first else None,
             stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
             stream=True,
         )

@@ -61,7 +61,7 @@ class ScriptedBackend:
     def tokenize(self, text):
         return [ord(c) for c in text]
 
-    def call_probability(self, tokens, cancel):
+    def call_probability(self, tokens, cancel, background=False):
         """The scripted model "chooses" a call when its next reply is a bare JSON object."""
         return float(bool(self.replies) and self.replies[0].lstrip().startswith('{"'))
 

@@ -168,6 +168,7 @@ def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
         msg = message(post(client, messages=calculator_conversation(), tools=TOOLS))
     assert msg["content"] == "17*23 is 391."
+    assert backend.params[0].words_first  # auto chose words: the first token opens no call
     prompt = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert [m["role"] for m in prompt["messages"]] == ["user"]
     assert 'calculator({"expression":"17*23"}) returned: 391' in prompt["messages"][0]["content"]

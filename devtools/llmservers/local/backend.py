@@ -108,6 +108,7 @@ class GenParams:
     grammar: str | None = None  # GBNF the output must follow
     # A plain (not streamed) request is background work: its state never evicts a chat's.
     background: bool = False
+    words_first: bool = False  # the first token may not open a tool call (``auto`` chose words)
 
 
 @dataclass
@@ -214,11 +215,13 @@ class LlamaBackend:
         weights = np.exp(logits.astype(np.float64) - logits.max())  # a copy of the logits
         return weights / weights.sum()
 
-    def call_probability(self, tokens: list[int], cancel: threading.Event) -> float | None:
+    def call_probability(
+        self, tokens: list[int], cancel: threading.Event, background: bool = False
+    ) -> float | None:
         """How likely the answer after ``tokens`` opens with a tool call (None: cancelled): the
         first token's probability of opening one, plus that of a fence times the probability
         that the fence holds JSON (a ```python fence is an answer in words)."""
-        cached, primed = self._prime(tokens, False, cancel)
+        cached, primed = self._prime(tokens, background, cancel)
         if not primed:
             return None
         self._probed = (tokens, cached)  # what the request took from the cache (see generate)
@@ -324,7 +327,7 @@ class LlamaBackend:
         self, tokens: list[int], params: GenParams, cancel: threading.Event, emit: Emit
     ) -> GenResult:
         """The generation itself, once every prompt token but the last is in the KV cache."""
-        from llama_cpp import StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         prompt_len = len(tokens)
         sampled = 0
@@ -333,6 +336,11 @@ class LlamaBackend:
             nonlocal sampled  # input_ids holds the prompt and the tokens before this one
             sampled = max(sampled, len(input_ids) - prompt_len + 1)
             return cancel.is_set()
+
+        def no_call_first(input_ids: Any, scores: Any) -> Any:
+            if len(input_ids) == prompt_len:
+                scores[self.call_openings()[0]] = float("-inf")
+            return scores
 
         bias = dict(params.logit_bias or {})
         if params.ignore_eos:
@@ -348,6 +356,7 @@ class LlamaBackend:
             frequency_penalty=params.frequency_penalty,
             logit_bias=bias or None,
             grammar=_grammar(params.grammar),
+            logits_processor=LogitsProcessorList([no_call_first]) if params.words_first else None,
             stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
             stream=True,
         )

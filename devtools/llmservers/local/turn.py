@@ -13,8 +13,9 @@ per generation. ``auto`` -> first the model's choice between a call and words, r
 first-token probabilities (:meth:`LlamaBackend.call_probability`: the mass of the tokens a call
 opens with, ``<tool_call>``, ``{``, ``<``, a JSON fence) at or above :data:`CALL_THRESHOLD`; a
 call is then prefilled and generated under the grammar like ``required``, words are generated
-freely. After tool results, ``auto``'s prompt is the one that states them and asks for the
-answer (:func:`answer_now_messages`, tools still offered): from the template's own conversation
+freely after a first token that opens no call. After tool results, ``auto``'s prompt is the one
+that states them and asks for the answer (:func:`answer_now_messages`, tools still offered):
+from the template's own conversation
 the 0.5B model calls again (391 / 23 after 17*23 -> 391) and the 1.5B thanks the calculator.
 Measured on the 0.5B (10 tool prompts, 11 others, tools offered): the call probability is 0.84 to
 0.97 for the tool prompts, below 0.6 for 8 others ("Tell me a joke." 0.82, "My name is Ada..."
@@ -152,6 +153,7 @@ class Turn:
         on_text: Callable[[str], Any],
         tools_prompt: tuple[list[JSON], list[JSON]] | None = None,
         grammar: str | None = None,
+        words_first: bool = False,
     ) -> GenResult:
         """One generation after prompt ``text`` (or the rendered ``tools_prompt`` + committed
         text); text pieces go through ``stream`` (when tools are parsed) to ``on_text``."""
@@ -176,6 +178,7 @@ class Turn:
         )
         params.stop = list(self.stop)
         params.grammar = grammar or params.grammar
+        params.words_first = words_first
 
         async def sink(piece: str) -> None:
             out = stream.feed(piece) if stream is not None else piece
@@ -202,7 +205,9 @@ class Turn:
         """``auto``'s first step: does the model open its answer with a call? (None: cancelled)"""
         backend = self.server.backend
         tokens = self._first_tokens  # the prompt as prepared: the answer's generation reuses it
-        probability = await self.server.in_worker(backend.call_probability, tokens, self.cancel)
+        probability = await self.server.in_worker(
+            backend.call_probability, tokens, self.cancel, self.params.background
+        )
         if probability is None:
             return None
         logger.info("local LLM: a tool call opens the answer with probability %.2f", probability)
@@ -220,13 +225,14 @@ class Turn:
             )
             return self._result(gen.finish_reason)
 
-        prefill = self.prefill
+        prefill, chose_words = self.prefill, False
         if self.req.tool_choice == "auto":
             calling = await self._wants_call()
             if calling is None:
                 return self._result("stop")
             if calling:
                 prefill = self.call_prefill
+            chose_words = not calling
         temperature = self.params.temperature
         first: ParsedOutput | None = None  # the first unparsable answer, if the retry fails too
         while True:
@@ -237,6 +243,7 @@ class Turn:
                 stream=stream,
                 on_text=on_text,
                 grammar=self.call_grammar if prefill else None,
+                words_first=chose_words and not self.committed and not prefill,
             )
             tail, parsed = stream.finish()
             if gen.cancelled:

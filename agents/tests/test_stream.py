@@ -119,6 +119,22 @@ class TestStream:
         assert set(error) == {"code", "detail", "request_id"}
         assert Message.objects.get(role="assistant").status == "failed"
 
+    def test_a_conversation_longer_than_the_context_is_a_clear_refusal(self, asgi_server, user):
+        """Every model refuses the prompt as too long: one `llm_request_rejected` error saying
+        what to do, the answer `failed`, and no model asked twice (a 400 is never retried)."""
+        small = SimulatorConfig(ttft_ms=0, tokens_per_s=0, reply_tokens=3, context_window=400)
+        with running_simulator(small) as sim:
+            server = asgi_server(env={"LLM_BASE_URL": sim.base_url})
+            session = services.create_session(owner=user)
+            events = stream(server, user, session, "word " * 500)
+            requests = sim.stats()["total"]["requests"]
+        assert names(events) == ["start", "error"]
+        error = events[-1][1]
+        assert error["code"] == "llm_request_rejected"
+        assert "too long" in error["detail"]
+        assert Message.objects.get(role="assistant").status == "failed"
+        assert requests == 1
+
     def test_heartbeats_while_the_model_is_silent(self, asgi_server, llm, user):
         slow = SimulatorConfig(ttft_ms=1500, tokens_per_s=0, reply_tokens=3)
         with running_simulator(slow) as sim:

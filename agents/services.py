@@ -1,9 +1,13 @@
 """Writes for the chat: sessions, the database side of a turn (run by agents/turns.py), the
 one-turn-per-session lock, and the work that follows a turn (title, memory)."""
 
+import contextlib
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import LockError, LockNotOwnedError
 
 from accounts import quotas
 from agents import checkpoints, selectors, titles
@@ -11,6 +15,8 @@ from agents.llm import ring_config
 from agents.models import ChatSession, Message
 from agentsite import aioredis
 from agentsite.loops import background_loop
+
+logger = logging.getLogger(__name__)
 
 TURN_LOCK_PREFIX = "agentsite:turn-lock:"
 
@@ -87,13 +93,25 @@ def close_turn(user, answer: Message, *, fields: dict) -> None:
     quotas.record_token_usage(user, fields["prompt_tokens"] + fields["completion_tokens"])
 
 
-def session_turn_lock(session_id):
+@contextlib.asynccontextmanager
+async def session_turn_lock(session_id):
     """One turn at a time per session: concurrent turns would fork the agent's state. Held in
-    Redis (every process agrees), expiring on its own if a process dies mid-turn."""
+    Redis (every process agrees), expiring on its own if a process dies mid-turn. A lock lost
+    before the turn ends (expired, or Redis emptied) is logged, not made the turn's failure:
+    the answer was given, only the guarantee lapsed."""
     ttl = ring_config().policy.budget_for("chat") * 2 + 60
-    return aioredis.client(settings.REDIS_URL).lock(
+    lock = aioredis.client(settings.REDIS_URL).lock(
         f"{TURN_LOCK_PREFIX}{session_id}", timeout=ttl, blocking_timeout=ttl
     )
+    if not await lock.acquire():
+        raise LockError(f"session {session_id} stayed busy for {ttl:.0f} s")
+    try:
+        yield
+    finally:
+        try:
+            await lock.release()
+        except LockNotOwnedError:
+            logger.warning("the turn lock of session %s was lost before the turn ended", session_id)
 
 
 def queue_follow_up(user_message_id, *, untitled_session_id=None) -> None:

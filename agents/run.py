@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
 from agents import checkpoints
@@ -119,7 +119,7 @@ class AgentRun:
         with listening(_QueueListener(queue)):
             try:
                 async for update in graph.astream(
-                    {"messages": [HumanMessage(self.question)]},
+                    {"question": self.question},
                     config,
                     context=self.context,
                     stream_mode="updates",

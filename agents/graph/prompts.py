@@ -1,4 +1,11 @@
-"""The agent's system prompt."""
+"""The agent's prompts: a fixed system prompt, and before each question the turn's context.
+
+The system prompt never changes, so a model server's prefix cache keeps it and the tools for
+every session. What is true of one question (when it was asked, the memories it found) is a
+system message of its own, kept in the conversation just before the question: each call of a
+session then extends the prompt of the last one, and the question stays the last message (a
+small model told the time after the question stopped calling tools for it).
+"""
 
 import re
 from collections.abc import Sequence
@@ -6,17 +13,17 @@ from datetime import datetime
 
 SYSTEM_PROMPT = """You are the assistant of agentsite, helpful, accurate and brief.
 
-The current date and time is {now} (UTC).
-
 Use a tool when it helps: the calculator for arithmetic, current_time for dates and times in a
 time zone, search_past_messages to find what this person said in earlier conversations,
-recall_memory to look up what you know about this person (facts, preferences) beyond any
-listed below. Call a tool only when you need its answer; never repeat a call whose result you
-already have. If a tool reports an error, say so plainly instead of guessing.
+recall_memory to look up what you know about this person (facts, preferences) beyond the
+facts you are given. Call a tool only when you need its answer; never repeat a call whose
+result you already have. If a tool reports an error, say so plainly instead of guessing.
 
 Answer in the language of the person. Use Markdown for lists and code."""
 
 ANSWER_NOW = "Now answer the person in words, from the conversation and the tool results above."
+
+ASKED_AT = "The person sent the next message on {now} (UTC)."
 
 MEMORIES = """
 
@@ -28,11 +35,12 @@ help; what the person says now wins over them.
 </memories>"""
 
 
-def system_prompt(now: datetime, memories: Sequence[str] = ()) -> str:
-    prompt = SYSTEM_PROMPT.format(now=now.strftime("%A %d %B %Y, %H:%M"))
+def turn_context(now: datetime, memories: Sequence[str] = ()) -> str:
+    """The system message before a question: when it was asked, the memories it found."""
+    context = ASKED_AT.format(now=now.strftime("%A %d %B %Y, %H:%M"))
     if memories:
-        prompt += MEMORIES.format(facts="\n".join(f"- {as_data(fact)}" for fact in memories))
-    return prompt
+        context += MEMORIES.format(facts="\n".join(f"- {as_data(fact)}" for fact in memories))
+    return context
 
 
 def as_data(text: str) -> str:

@@ -9,7 +9,7 @@ from langgraph.graph import END
 
 from agents import services
 from agents.graph.context import Context
-from agents.graph.graph import CALL_MODEL, RUN_TOOLS, build_graph, route_after_model
+from agents.graph.graph import CALL_MODEL, OPEN_TURN, RUN_TOOLS, build_graph, route_after_model
 from agents.graph.tools import TOOLS, ToolError, evaluate
 from agents.models import Message
 
@@ -64,7 +64,7 @@ class TestRouting:
     def test_the_nodes_are_wired_model_tools_model(self):
         graph = build_graph().get_graph()
         edges = {(edge.source, edge.target) for edge in graph.edges}
-        assert {("__start__", CALL_MODEL), (RUN_TOOLS, CALL_MODEL)} <= edges
+        assert {("__start__", OPEN_TURN), (OPEN_TURN, CALL_MODEL), (RUN_TOOLS, CALL_MODEL)} <= edges
         assert {(CALL_MODEL, RUN_TOOLS), (CALL_MODEL, "__end__")} <= edges
 
 

@@ -152,7 +152,7 @@ class TestTurnsWithoutStreaming:
         async def stored_messages():
             return len((await (await agent_graph()).aget_state(config)).values["messages"])
 
-        assert background_loop.run(stored_messages()) == 2
+        assert background_loop.run(stored_messages()) == 3  # the context, question, answer
         assert auth_client.delete(url).status_code == 204
         assert not Message.objects.filter(session_id=session.pk).exists()
         assert background_loop.run(stored_messages_or_zero(config)) == 0

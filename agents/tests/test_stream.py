@@ -4,6 +4,7 @@ Tests write users and sessions the server must see, so they commit (transaction=
 """
 
 import threading
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import checkpoints, services
+from agents.graph import prompts
 from agents.models import LLMCall, Message
 from agents.sse import decode
 from agentsite.loops import background_loop
@@ -181,16 +183,17 @@ class TestDisconnect:
         assert full.startswith(answer.content)
         assert len(answer.content) < len(full)
         assert wait_for(lambda: LLMCall.objects.filter(status="interrupted").exists())
-        # The agent's state holds the question and the cut-off answer, for the next turn.
+        # The agent's state holds the question (after its context) and the cut-off answer,
+        # for the next turn.
         assert wait_for(
             lambda: (
-                checkpointed_messages(session)
-                == [
-                    ("human", "tell me a long story"),
-                    ("ai", answer.content),
-                ]
+                [kind for kind, _ in checkpointed_messages(session)] == ["system", "human", "ai"]
             )
         )
+        assert checkpointed_messages(session)[1:] == [
+            ("human", "tell me a long story"),
+            ("ai", answer.content),
+        ]
 
 
 class TestRefusals:
@@ -371,5 +374,7 @@ class TestConversation:
         second = stream(second_server, user, session, "what is my name")
         first_prompt = first[-1][1]["usage"]["prompt_tokens"]
         second_prompt = second[-1][1]["usage"]["prompt_tokens"]
-        # The second prompt holds the first exchange: 4 words asked, 8 answered, 4 new words.
-        assert second_prompt - first_prompt == 8 + 4
+        # The second prompt holds the first exchange (the question after its context, 8 words
+        # answered), then the new question after its own context: 4 words and the context's.
+        context_words = len(prompts.turn_context(datetime.now(UTC)).split())
+        assert second_prompt - first_prompt == 8 + context_words + 4

@@ -1,9 +1,9 @@
 """Time to first token of the local model with and without the prompt cache.
 
 A chat-like load on :class:`~devtools.llmservers.local.backend.LlamaBackend` in this process
-(no HTTP: the figure is the model's): the agent's real system prompt and tools, padded with
-remembered facts to ``prompt_tokens`` tokens, and a fixed time in it (the agent's changes every
-minute, which would defeat any prefix cache, see the report of issue 12). Each of ``repeats``
+(no HTTP: the figure is the model's): the agent's real system prompt and tools, the question,
+then the turn's context (time and remembered facts, padded to ``prompt_tokens`` tokens in all)
+as the agent sends them (:mod:`agents.graph.prompts`). Each of ``repeats``
 sessions runs: a first turn, a background request (a title), a second turn (the answer and ~100
 new tokens), another background request (memory extraction). Run once with ``cache_slots``
 saved states and once with none (only the live KV cache is reused, as before the cache), each
@@ -26,7 +26,7 @@ from typing import Any
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agents.graph.prompts import system_prompt
+from agents.graph.prompts import SYSTEM_PROMPT, turn_context
 from agents.graph.tools import TOOLS
 from devtools.llmservers.local import GenParams, load_backend, local_model_path, resolve_spec
 from devtools.llmservers.local.prompt_cache import DEFAULT_CACHE_SLOTS, PromptCache
@@ -44,15 +44,25 @@ def _facts(count: int) -> list[str]:
     return [f"Has a friend number {n} who likes sailing on lake number {n}." for n in range(count)]
 
 
-def _system(backend: Any, tools: list[dict], prompt_tokens: int) -> str:
-    """The agent's system prompt with as many remembered facts as fit ``prompt_tokens``."""
+def _context(backend: Any, tools: list[dict], prompt_tokens: int) -> str:
+    """The turn's context with as many remembered facts as fit a first turn in
+    ``prompt_tokens``."""
     count = 0
     while True:
-        text = system_prompt(NOW, _facts(count + 1))
-        messages = [{"role": "system", "content": text}]
-        if len(backend.tokenize(backend.render(messages, tools))) > prompt_tokens:
-            return system_prompt(NOW, _facts(count))
+        text = turn_context(NOW, _facts(count + 1))
+        if len(backend.tokenize(backend.render(_turn([], "Hi", text), tools))) > prompt_tokens:
+            return turn_context(NOW, _facts(count))
         count += 1
+
+
+def _turn(history: list[dict], question: str, context: str) -> list[dict]:
+    """A chat call's messages as the agent's graph orders them."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        *history,
+        {"role": "user", "content": question},
+        {"role": "system", "content": context},
+    ]
 
 
 def _generate(backend: Any, messages: list[dict], tools: list[dict], background: bool) -> dict:
@@ -75,23 +85,22 @@ def _generate(backend: Any, messages: list[dict], tools: list[dict], background:
     }
 
 
-def _sessions(backend: Any, system: str, tools: list[dict], repeats: int) -> list[dict]:
+def _sessions(backend: Any, context: str, tools: list[dict], repeats: int) -> list[dict]:
     backend.llama.reset()
     runs = []
     for n in range(repeats):
         question = FIRST_QUESTIONS[n % len(FIRST_QUESTIONS)]
-        turn = [{"role": "system", "content": system}, {"role": "user", "content": question}]
-        first = _generate(backend, turn, tools, background=False)
+        first = _generate(backend, _turn([], question, context), tools, background=False)
         title = [
             {"role": "system", "content": "Write a title of at most five words for this chat."},
             {"role": "user", "content": question},
         ]
         _generate(backend, title, [], background=True)
-        turn += [
+        history = [
+            {"role": "user", "content": question},
             {"role": "assistant", "content": first["text"]},
-            {"role": "user", "content": SECOND_QUESTION},
         ]
-        second = _generate(backend, turn, tools, background=False)
+        second = _generate(backend, _turn(history, SECOND_QUESTION, context), tools, False)
         memory = [
             {"role": "system", "content": "Extract the facts about the user as a JSON list."},
             {"role": "user", "content": f"{question}\n{SECOND_QUESTION}"},
@@ -125,8 +134,8 @@ def run(
 ) -> dict[str, Any]:
     backend = load_backend(local_model_path(resolve_spec(spec)), n_ctx=n_ctx, n_threads=n_threads)
     tools = [convert_to_openai_tool(t) for t in TOOLS]
-    system = _system(backend, tools, prompt_tokens)
-    first_prompt = [{"role": "system", "content": system}, {"role": "user", "content": "Hi"}]
+    context = _context(backend, tools, prompt_tokens)
+    first_prompt = _turn([], "Hi", context)
     figures: dict[str, Any] = {
         "spec": spec,
         "n_threads": n_threads,
@@ -134,15 +143,11 @@ def run(
         "system_and_tools_tokens": backend.fixed_prefix(
             backend.tokenize(backend.render(first_prompt, tools))
         ),
-        "agent_prompt_without_memories_tokens": len(
-            backend.tokenize(
-                backend.render([{"role": "system", "content": system_prompt(NOW)}], tools)
-            )
-        ),
+        "first_prompt_tokens": len(backend.tokenize(backend.render(first_prompt, tools))),
     }
     for label, slots in (("without_cache", 0), ("with_cache", cache_slots)):
         backend.cache = PromptCache(slots)
-        figures[label] = _summary(_sessions(backend, system, tools, repeats))
+        figures[label] = _summary(_sessions(backend, context, tools, repeats))
     saved = backend.cache.slots
     figures["with_cache"]["saved_states_mb"] = round(sum(len(s.state) for s in saved) / 1e6, 1)
     return figures

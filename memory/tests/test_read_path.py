@@ -1,5 +1,5 @@
 """The read path through a real chat turn (uvicorn, the simulator as models): what a person
-said in session 1 is in the system prompt of session 2 and changes the answer; the agent's
+said in session 1 is in the prompt of session 2 and changes the answer; the agent's
 recall_memory tool; and neither ever shows another person's memories."""
 
 import ast
@@ -12,6 +12,7 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import services as chat
+from agents.graph import prompts
 from agents.models import Message
 from agents.sse import decode
 from evaluation.selectors import judge_input
@@ -72,9 +73,16 @@ def ada_lives_in_paris(server, llm, make_user):
     return ada
 
 
-def test_a_fact_from_session_one_is_in_the_prompt_of_session_two(server, ada_lives_in_paris):
+def test_a_fact_from_session_one_is_in_the_prompt_of_session_two(server, llm, ada_lives_in_paris):
     text, events = answer(server, ada_lives_in_paris, "Where do I live?")
     assert text == "In Paris."
+    # The fixed system prompt first (a prefix cache keeps it), the memories just before the
+    # question they were found for.
+    first, context, question = llm.stats()["models"]["sim-primary"]["last_request"]["messages"]
+    assert first == {"role": "system", "content": prompts.SYSTEM_PROMPT}
+    assert context["role"] == "system"
+    assert "- User lives in Paris" in context["content"]
+    assert question == {"role": "user", "content": "Where do I live?"}
     # Kept with the answer, so the hallucination judge checks claims against them too.
     answer_row = Message.objects.get(pk=events[-1][1]["assistant_message_id"])
     assert answer_row.memories == ["User lives in Paris"]

@@ -61,9 +61,12 @@ class ScriptedBackend:
     def tokenize(self, text):
         return [ord(c) for c in text]
 
-    def call_probability(self, tokens, cancel, background=False):
-        """The scripted model "chooses" a call when its next reply is a bare JSON object."""
-        return float(bool(self.replies) and self.replies[0].lstrip().startswith('{"'))
+    def name_choice(self, tokens, prefill, names, cancel, background=False):
+        """The scripted model "chooses" the tool its next reply calls (a bare JSON object that
+        names it), else the last name (auto's words)."""
+        reply = self.replies[0].lstrip() if self.replies else ""
+        chosen = next((n for n in names if reply.startswith(f'{{"name": "{n}"')), names[-1])
+        return [((chosen,), 1.0), *(((n,), 0.0) for n in names if n != chosen)]
 
     def generate(self, tokens, params, cancel, emit):
         self.running += 1

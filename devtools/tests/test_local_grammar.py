@@ -23,6 +23,7 @@ from devtools.llmservers.local.grammar import (
     tool_call_grammar,
 )
 from devtools.llmservers.local.markup import MarkupFilter, neutralise_markup, strip_markup
+from devtools.llmservers.local.turn import WORDS_TOOL_NAME
 from devtools.tests.local_server_kit import (
     QUESTION,
     calculator_conversation,
@@ -159,8 +160,13 @@ def test_scripted_an_auto_call_is_prefilled_and_under_the_grammar():
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
         msg = message(post(client, messages=QUESTION, tools=TOOLS))
     assert json.loads(msg["tool_calls"][0]["function"]["arguments"]) == {"expression": "17*23"}
-    assert backend.prompts[0].endswith("ASSISTANT:\n" + REQUIRED_PREFILL)
-    assert backend.params[0].grammar == tool_call_grammar(TOOLS, '{"name": "')
+    # The chosen tool's call is opened up to its arguments, under that tool's grammar.
+    head = call_head("calculator")
+    assert backend.prompts[0].endswith(f"ASSISTANT:\n<tool_call>\n{head}")
+    assert backend.params[0].grammar == tool_call_grammar([CALCULATOR], head)
+    # auto's prompt offers one more tool, for an answer in words.
+    rendered = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
+    assert rendered["tools"] == [*(t["function"]["name"] for t in TOOLS), WORDS_TOOL_NAME]
 
 
 def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_them():

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from devtools.llmservers import local as ls
@@ -32,6 +33,7 @@ from devtools.llmservers.local import (
     template_messages,
     tool_results,
 )
+from devtools.llmservers.local.backend import words_first
 from devtools.llmservers.protocol import tool_call_key
 from devtools.tests.local_server_kit import (
     QUESTION,
@@ -239,6 +241,19 @@ def test_tool_results_and_answer_now_prompt():
     assert msgs[1]["content"].startswith("What is 17*23?\n\nTool results:")
     assert '- calculator({"expression":"17*23"}) returned: 391' in msgs[1]["content"]
     assert "Do not call a tool." in msgs[1]["content"]
+
+
+def test_an_answer_in_words_opens_with_no_call_nor_a_json_fence():
+    """``auto`` chose words: the first token may not open a call, and after a fence the next
+    may not make it a JSON one (```python stays possible)."""
+    openings, fence, json_starts, other = [1, 2], 3, [4], 5
+    processor = words_first(2, openings, fence, json_starts)
+    first = processor([10, 11], np.zeros(6))
+    assert list(np.isinf(first)) == [False, True, True, False, False, False]
+    after_fence = processor([10, 11, fence], np.zeros(6))
+    assert list(np.isinf(after_fence)) == [False, False, False, False, True, False]
+    assert not np.isinf(processor([10, 11, other], np.zeros(6))).any()
+    assert not np.isinf(processor([10, 11, fence, other], np.zeros(6))).any()
 
 
 def test_request_validation():
@@ -678,7 +693,7 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
     calculator on the 0.5B model, gets 391 back and answers in words."""
     import asyncio
 
-    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langchain_core.messages import AIMessage, ToolMessage
 
     from agents.graph.context import Context
     from agents.graph.graph import build_graph
@@ -694,7 +709,7 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
     agent = build_graph()  # no checkpointer: one turn
     result = asyncio.run(
         agent.ainvoke(
-            {"messages": [HumanMessage("Use the calculator: what is 17*23?")]},
+            {"question": "Use the calculator: what is 17*23?"},
             {"recursion_limit": 12},
             context=Context(user_id="e2e", max_tokens=64),
         )

@@ -24,10 +24,10 @@ one is always evaluated alone: llama.cpp's batched and single-token kernels diff
 bits, and without this the same request at temperature 0 could answer differently cold and warm
 ("colours" / "colors").
 
-:meth:`LlamaBackend.call_probability` is the turn's first step with ``tool_choice="auto"``: the
-probability that the answer opens with a tool call, read from the prompt's logits (and, when
-the first token may be a fence, the next token's); the generation that follows reuses that
-evaluation.
+:meth:`LlamaBackend.name_choice` is the turn's first step with ``tool_choice="auto"``: with a
+call opened for the model, how its next token splits between the names it may write (the
+offered tools and a tool that stands for answering in words, :mod:`.turn`); the generation that
+follows reuses that evaluation.
 """
 
 from __future__ import annotations
@@ -62,13 +62,13 @@ __all__ = [
     "default_n_threads",
     "gen_params",
     "load_backend",
+    "words_first",
 ]
 
 DEFAULT_TEMPERATURE = 0.2
 Emit = Callable[[str], None]  # receives each text piece of a generation
 DEFAULT_TOP_P = 0.95
 DEFAULT_N_CTX = 8192
-FENCE_LOOKAHEAD = 0.05  # first-token probability of a fence worth a look at what follows it
 
 
 def default_n_threads() -> int:
@@ -77,6 +77,20 @@ def default_n_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def words_first(prompt_len: int, openings: list[int], fence: int, json_starts: list[int]):
+    """A logits processor for an answer ``auto`` chose to give in words: its first token opens
+    no call (:meth:`LlamaBackend.call_openings`), and a fence first is not a JSON one."""
+
+    def processor(input_ids: Any, scores: Any) -> Any:
+        if len(input_ids) == prompt_len:
+            scores[openings] = float("-inf")
+        elif len(input_ids) == prompt_len + 1 and input_ids[-1] == fence:
+            scores[json_starts] = float("-inf")
+        return scores
+
+    return processor
 
 
 def load_backend(
@@ -137,9 +151,9 @@ class LlamaBackend:
         self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         self._eog: list[int] | None = None
         self._call_openings: tuple[list[int], int, list[int]] | None = None
-        self._probed: tuple[list[int], int] | None = None  # call_probability's prompt, cached
+        self._probed: tuple[list[int], int] | None = None  # name_choice's prompt, cached
         self.cache = PromptCache(cache_slots)
-        self._user_turn = self._user_turn_opening()
+        self._next_message = self._next_message_opening()
 
     @property
     def n_ctx(self) -> int:
@@ -152,19 +166,24 @@ class LlamaBackend:
     def tokenize(self, text: str) -> list[int]:
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def _user_turn_opening(self) -> list[int]:
-        """The tokens between a system message and a user message's text, without trailing
-        whitespace (which merges with the text): ``<|im_end|>\\n<|im_start|>user`` in ChatML."""
-        system, user = "SYSTEM-MARK-7e1f", "USER-MARK-7e1f"
-        text = self.render(
-            [{"role": "system", "content": system}, {"role": "user", "content": user}], None
-        )
-        return self.tokenize(text[text.index(system) + len(system) : text.index(user)].rstrip())
+    def _next_message_opening(self) -> list[int]:
+        """The tokens between a system message's text and the role of the message after it,
+        whatever that role: ``<|im_end|>\n<|im_start|>`` in ChatML."""
+        system, other = "SYSTEM-MARK-7e1f", "NEXT-MARK-7e1f"
+        between = []
+        for role in ("user", "system"):
+            messages = [{"role": "system", "content": system}, {"role": role, "content": other}]
+            text = self.render(messages, None)
+            between.append(text[text.index(system) + len(system) : text.index(other)])
+        to_user, to_system = between
+        same = [a == b for a, b in zip(to_user, to_system, strict=False)] + [False]
+        return self.tokenize(to_user[: same.index(False)])
 
     def fixed_prefix(self, tokens: list[int]) -> int | None:
-        """How many leading tokens come before the first user turn's text: the system prompt
-        and tools, the same for every turn of a conversation. None when there is no user turn."""
-        opening, n = self._user_turn, len(self._user_turn)
+        """How many leading tokens come before the second message's role: the system prompt
+        and tools, the same for every call of a conversation (the agent's context of a
+        question comes after, in a message of its own). None when there is one message."""
+        opening, n = self._next_message, len(self._next_message)
         for i in range(len(tokens) - n + 1):
             if tokens[i : i + n] == opening:
                 return i + n
@@ -215,26 +234,39 @@ class LlamaBackend:
         weights = np.exp(logits.astype(np.float64) - logits.max())  # a copy of the logits
         return weights / weights.sum()
 
-    def call_probability(
-        self, tokens: list[int], cancel: threading.Event, background: bool = False
-    ) -> float | None:
-        """How likely the answer after ``tokens`` opens with a tool call (None: cancelled): the
-        first token's probability of opening one, plus that of a fence times the probability
-        that the fence holds JSON (a ```python fence is an answer in words)."""
-        cached, primed = self._prime(tokens, background, cancel)
+    def name_choice(
+        self,
+        tokens: list[int],
+        prefill: str,
+        names: list[str],
+        cancel: threading.Event,
+        background: bool = False,
+    ) -> list[tuple[tuple[str, ...], float]] | None:
+        """After the prompt ``tokens`` and ``prefill`` (a call opened up to its name), how the
+        next token splits between ``names``: each group of names that begin with the same
+        token, with its share of their probability, most likely first (None: cancelled)."""
+        opened = tokens + self.tokenize(prefill)
+        cached, primed = self._prime(opened, background, cancel)
         if not primed:
             return None
-        self._probed = (tokens, cached)  # what the request took from the cache (see generate)
-        llama = self.llama
-        openings, fence, json_starts = self.call_openings()
-        llama.n_tokens = len(tokens) - 1  # the last token again, alone, if it was cached too
-        first = self._next_token_probabilities(tokens[-1:])
-        probability = float(first[openings].sum())
-        if first[fence] > FENCE_LOOKAHEAD:
-            after_fence = self._next_token_probabilities([fence])
-            probability += float(first[fence] * after_fence[json_starts].sum())
-            llama.n_tokens = len(tokens) - 1  # the generation evaluates the last token again
-        return probability
+        self._probed = (tokens, min(cached, len(tokens)))  # the prefill is the answer's
+        self.llama.n_tokens = len(opened) - 1
+        probabilities = self._next_token_probabilities(opened[-1:])
+        groups: dict[int, list[str]] = {}
+        for name in names:
+            groups.setdefault(self._first_token_of(prefill, name), []).append(name)
+        total = float(sum(probabilities[token] for token in groups)) or 1.0
+        shares = [(tuple(group), float(probabilities[t]) / total) for t, group in groups.items()]
+        return sorted(shares, key=lambda share: -share[1])
+
+    def _first_token_of(self, prefill: str, name: str) -> int:
+        """The first token of ``name`` written after ``prefill`` (as it tokenizes there, unless
+        it merges with the prefill's last token)."""
+        head = self.tokenize(prefill)
+        written = self.tokenize(prefill + name)
+        if written[: len(head)] == head and len(written) > len(head):
+            return written[len(head)]
+        return self.tokenize(name)[0]
 
     def _save(self) -> tuple[list[int], Any]:
         """The tokens in the KV cache and their cells (sequence 0, the only one)."""
@@ -337,11 +369,6 @@ class LlamaBackend:
             sampled = max(sampled, len(input_ids) - prompt_len + 1)
             return cancel.is_set()
 
-        def no_call_first(input_ids: Any, scores: Any) -> Any:
-            if len(input_ids) == prompt_len:
-                scores[self.call_openings()[0]] = float("-inf")
-            return scores
-
         bias = dict(params.logit_bias or {})
         if params.ignore_eos:
             bias.update(dict.fromkeys(self.eog_tokens(), float("-inf")))
@@ -356,7 +383,11 @@ class LlamaBackend:
             frequency_penalty=params.frequency_penalty,
             logit_bias=bias or None,
             grammar=_grammar(params.grammar),
-            logits_processor=LogitsProcessorList([no_call_first]) if params.words_first else None,
+            logits_processor=(
+                LogitsProcessorList([words_first(prompt_len, *self.call_openings())])
+                if params.words_first
+                else None
+            ),
             stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
             stream=True,
         )

@@ -15,8 +15,8 @@ The policy:
   then of no more use), else in a free slot, else over the least recently used slot it may
   evict: a chat may evict any slot but the pinned one, background work only background slots,
   so background work never costs a chat its prefix;
-* the pinned slot holds a chat's fixed prefix (system prompt and tools, up to the first user
-  turn) for the first turn of every new session; a new fixed prefix replaces it.
+* the pinned slot holds a chat's fixed prefix (system prompt and tools, up to the second
+  message) for the first turn of every new session; a new fixed prefix replaces it.
 
 The capacity bounds the slots, the pinned one included (each is at most ``n_ctx`` tokens of KV).
 """

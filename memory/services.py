@@ -7,6 +7,7 @@ owner, the authenticated user), never from a request parameter.
 import json
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.http import Http404
 from mem0.configs.prompts import get_update_memory_messages
@@ -15,7 +16,7 @@ from mem0.memory.utils import extract_json, remove_code_blocks
 
 from agents.llm import LLMUnavailableError
 from agents.models import Message
-from memory import engine, prompts, selectors
+from memory import engine, prompts, selectors, statements
 from memory.models import Memory
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ RELATED_LIMIT = 5  # earlier memories compared with each new one for contradicti
 def remember_message(message_id) -> list[str]:
     """Learn from one user message: Mem0 extracts the facts (deduplicated against what is
     known), then earlier memories they change are updated or deleted. Returns the texts of the
-    person's memories that came from this message.
+    person's memories that came from this message. On a local model, only a message that tells
+    about the person is read (memory/statements.py).
 
     Idempotent per message: a retried task finds the memories it already stored (their
     metadata names the message) and does not add them again; an advisory lock keeps two
@@ -40,6 +42,8 @@ def remember_message(message_id) -> list[str]:
     )
     if message is None or not message.content.strip():
         return []
+    if settings.LLM_LOCAL and not statements.tells_about_oneself(message.content):
+        return []  # a small model makes facts out of questions (memory/statements.py)
     user_id = str(message.session.owner_id)
     metadata = {"source_message_id": str(message.pk), "source_session_id": str(message.session_id)}
     with transaction.atomic():

@@ -155,6 +155,15 @@ class TestPrompts:
         assert "My name is Ada" in task["content"]
         assert sent(llm)["response_format"] == JSON_MODE
 
+    def test_a_local_model_is_not_asked_about_a_question(self, llm, user, settings):
+        """A small model makes "User is 17*23" of "What is 17*23?" (memory/statements.py)."""
+        settings.LLM_LOCAL = True
+        llm.set_rules([extraction("What is 17*23", "User is 17*23")])
+        assert services.remember_message(say(user, "What is 17*23?").pk) == []
+        assert llm.stats()["total"]["requests"] == 0
+        settings.LLM_LOCAL = False
+        assert services.remember_message(say(user, "What is 17*23?").pk) == ["User is 17*23"]
+
     @pytest.mark.parametrize("local", [False, True])
     def test_the_update_asks_for_json_and_is_compact_on_a_local_model(
         self, llm, user, settings, local

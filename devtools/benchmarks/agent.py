@@ -10,6 +10,7 @@ import contextlib
 import os
 import secrets
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
@@ -26,6 +27,10 @@ from devtools.benchmarks.chat_streams import percentile
 PASS_TARGET = 0.85
 MEMORY_TIMEOUT = 180.0
 MEMORY_POLL_SECONDS = 2.0
+MEMORY_TARGET_S = 60.0  # a fact told is listed this soon after its answer
+TITLE_TIMEOUT = 120.0
+TITLE_POLL_SECONDS = 1.0
+TITLE_TARGET_S = 30.0  # a new session has its title this soon after its first answer
 # A slow model's answer stays alive on the stream's pings (every 15 s), so a read may wait long.
 HTTP_TIMEOUT = httpx.Timeout(15.0, read=120.0)
 TURN_BUCKETS = ("1st", "2nd", "3rd+")
@@ -74,6 +79,40 @@ class ChatClient:
             time.sleep(MEMORY_POLL_SECONDS)
         return True
 
+    def watch_title(self, session_id: str) -> "TitleWatch":
+        """Starts timing the session's title from now (its first answer has just ended)."""
+        return TitleWatch(self.http.base_url, dict(self.http.headers), session_id)
+
+
+class TitleWatch:
+    """Polls one session until the worker has titled it, in a thread of its own (the task's
+    next turns go on meanwhile), with its own connection."""
+
+    def __init__(self, base_url, headers: dict, session_id: str):
+        self.started = time.perf_counter()
+        self.seconds: float | None = None  # from the first answer to the title, once seen
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=HTTP_TIMEOUT)
+        self._thread = threading.Thread(target=self._poll, args=(session_id,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, session_id: str) -> None:
+        try:
+            while time.perf_counter() - self.started < TITLE_TIMEOUT:
+                session = self._http.get(f"/api/v1/sessions/{session_id}")
+                if session.status_code == 200 and session.json().get("title"):
+                    self.seconds = time.perf_counter() - self.started
+                    return
+                time.sleep(TITLE_POLL_SECONDS)
+        except httpx.HTTPError:
+            pass  # no figure for this session
+        finally:
+            self._http.close()
+
+    def result(self) -> float | None:
+        """The seconds to the title, waiting for the watch to end; None: none came in time."""
+        self._thread.join()
+        return self.seconds
+
     def turn(self, session_id: str, content: str, *, session: int, index: int) -> TurnRecord:
         """Send one message on the stream and record what came back, as it came."""
         record = TurnRecord(content=content, session=session, index=index)
@@ -117,6 +156,10 @@ class TaskResult:
     turns: list[TurnRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # From the answer of the turn that told a fact to the memory listing it, per memory wait.
+    memory_seconds: list[float] = field(default_factory=list)
+    # From each new session's first answer to its title (None: no title within TITLE_TIMEOUT).
+    title_seconds: list[float | None] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -128,22 +171,28 @@ def run_task(base_url: str, task: AgentTask, *, memory_timeout: float) -> TaskRe
     result = TaskResult(task)
     started = time.perf_counter()
     client = ChatClient(base_url)
+    titles: list[TitleWatch] = []
+    told = time.perf_counter()  # when the answer before a memory wait ended
     try:
         for number, session in enumerate(task.sessions, 1):
-            if session.wait_for_memory and not client.wait_for_memory(
-                session.wait_for_memory, memory_timeout
-            ):
-                words = ", ".join(session.wait_for_memory)
-                result.failures.append(
-                    f"memories did not mention {words} within {memory_timeout:.0f} s"
-                )
-                break
+            if session.wait_for_memory:
+                if not client.wait_for_memory(session.wait_for_memory, memory_timeout):
+                    words = ", ".join(session.wait_for_memory)
+                    result.failures.append(
+                        f"memories did not mention {words} within {memory_timeout:.0f} s"
+                    )
+                    break
+                result.memory_seconds.append(time.perf_counter() - told)
             session_id = client.new_session()
             for index, turn in enumerate(session.turns):
                 record = client.turn(session_id, turn.content, session=number, index=index)
+                if index == 0:
+                    titles.append(client.watch_title(session_id))
                 result.turns.append(record)
                 where = f"session {number} turn {index + 1}"
                 result.failures += [f"{where}: {why}" for why in check_turn(turn, record)]
+            told = time.perf_counter()
+        result.title_seconds = [watch.result() for watch in titles]
     finally:
         client.close()
         result.seconds = time.perf_counter() - started
@@ -184,6 +233,19 @@ def _decode(records: list[TurnRecord]) -> dict:
     return {"turns": len(plain), "tokens_per_s": tokens / seconds if seconds else None}
 
 
+def _latency(seconds: list[float | None], target: float) -> dict:
+    """p50/p95 of the figures that came, how many never came, how many met the target."""
+    came = [s for s in seconds if s is not None]
+    return {
+        "count": len(seconds),
+        "missing": len(seconds) - len(came),
+        "p50_s": statistics.median(came) if came else None,
+        "p95_s": percentile(came, 95) if came else None,
+        "within_target": sum(1 for s in came if s <= target),
+        "target_s": target,
+    }
+
+
 def _leaks(records: list[TurnRecord]) -> dict:
     total = Counter()
     for record in records:
@@ -213,6 +275,8 @@ def summarize(results: list[TaskResult]) -> dict:
         "by_kind": by_kind,
         "ttft_by_turn": _ttft_by_turn(records),
         "decode": _decode(records),
+        "memory": _latency([s for r in results for s in r.memory_seconds], MEMORY_TARGET_S),
+        "title": _latency([s for r in results for s in r.title_seconds], TITLE_TARGET_S),
         "leaks": _leaks(records),
         "leak_target": 0,
     }
@@ -230,6 +294,8 @@ def report(results: list[TaskResult], **about) -> dict:
                 "passed": result.passed,
                 "failures": result.failures,
                 "seconds": result.seconds,
+                "memory_seconds": result.memory_seconds,
+                "title_seconds": result.title_seconds,
                 "turns": [
                     {**asdict(record), "leaks": dict(record.leaks)} for record in result.turns
                 ],

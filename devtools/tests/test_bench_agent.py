@@ -238,8 +238,8 @@ class TestSummary:
             record("391", [("calculator", {})], ttft=7.0, completion_tokens=99, decode_seconds=1.0)
         ]
         results = [
-            agent.TaskResult(chat, chatted, ["leak"]),
-            agent.TaskResult(sums, summed, []),
+            agent.TaskResult(chat, chatted, ["leak"], memory_seconds=[20.0, 70.0]),
+            agent.TaskResult(sums, summed, [], title_seconds=[4.0, None]),
         ]
         summary = agent.summarize(results)
         assert summary["pass_rate"] == 0.5
@@ -250,6 +250,16 @@ class TestSummary:
         assert summary["decode"] == {"turns": 2, "tokens_per_s": 10.0}  # no tool turns
         assert summary["leaks"]["total"] == 1
         assert summary["leaks"]["answers_with_leaks"] == 1
+        assert summary["memory"] == {
+            "count": 2,
+            "missing": 0,
+            "p50_s": 45.0,
+            "p95_s": 70.0,
+            "within_target": 1,
+            "target_s": agent.MEMORY_TARGET_S,
+        }
+        assert (summary["title"]["count"], summary["title"]["missing"]) == (2, 1)
+        assert (summary["title"]["p50_s"], summary["title"]["within_target"]) == (4.0, 1)
 
 
 @pytest.mark.processes
@@ -290,3 +300,7 @@ def test_end_to_end_on_the_simulator(simulator, tmp_path):
     assert {"name": "current_time", "arguments": {"timezone": "Europe/Paris"}} in calls
     assert re.search(r"^overall\s+3\s+3\s+100%$", out.getvalue(), re.MULTILINE)
     assert "markup leaks: 0 in 0 of 3 answers (target 0)" in out.getvalue()
+    # The worker titled each new session (the simulator answers at once).
+    assert (summary["title"]["count"], summary["title"]["missing"]) == (3, 0)
+    assert [len(task["title_seconds"]) for task in report["tasks"]] == [1, 1, 1]
+    assert "title after a session's first answer: p50" in out.getvalue()

@@ -137,6 +137,16 @@ class Command(BaseCommand):
                 f"decode: {decode['tokens_per_s']:.1f} tokens/s (completion tokens / time after "
                 f"the first token, {decode['turns']} turns without tool calls)"
             )
+        for what, told in (("memory", "a fact's answer"), ("title", "a session's first answer")):
+            row = summary[what]
+            if row["count"]:
+                came = ""
+                if row["p50_s"] is not None:
+                    came = f"p50 {row['p50_s']:.1f} s, p95 {row['p95_s']:.1f} s"
+                self.stdout.write(
+                    f"{what} after {told}: {came} ({row['within_target']} of {row['count']} "
+                    f"within {row['target_s']:.0f} s, {row['missing']} never came)"
+                )
         leaks = summary["leaks"]
         markers = ", ".join(f"{marker} x{count}" for marker, count in leaks["by_marker"].items())
         self.stdout.write(

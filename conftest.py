@@ -139,7 +139,7 @@ class LiveServer:
             )
         self._wait_until_live()
 
-    def _wait_until_live(self, timeout: float = 30):
+    def _wait_until_live(self, timeout: float = 60):
         import time
 
         import httpx

@@ -1,0 +1,126 @@
+"""Langfuse traces of chat turns, read back from the OTLP spans a local fake Langfuse receives:
+one trace per turn with the memory search, every LLM attempt and every tool call under it; a
+failing primary's attempts beside the fallback's; with no keys, nothing built or sent."""
+
+import pytest
+
+from agents.models import ChatSession, Message
+from agentsite import tracing
+from memory import services as memories
+from memory.tests.conftest import extraction, say
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PRIMARY, FALLBACK = "sim-primary", "sim-fallback"
+QUESTION = "Where do I live, and what is 6*7?"  # a memory to find, a sum for the calculator
+
+
+def chat(auth_client, user, content: str) -> Message:
+    """One turn through the API; its answer's row."""
+    session = ChatSession.objects.create(owner=user)
+    response = auth_client.post(
+        f"/api/v1/sessions/{session.pk}/messages", {"content": content}, format="json"
+    )
+    assert response.status_code == 201
+    return Message.objects.get(pk=response.json()["assistant_message"]["id"])
+
+
+def remember(llm, user, fact: str) -> None:
+    llm.set_rules([extraction("about me", fact)])
+    memories.remember_message(say(user, "Something about me").pk)
+    llm.set_rules([])
+
+
+def test_a_turn_is_one_trace_of_its_memory_search_attempts_and_tools(
+    auth_client, user, llm, langfuse_keys, fake_langfuse
+):
+    remember(llm, user, "User lives in Paris")
+    answer = chat(auth_client, user, QUESTION)
+    tracing.flush()
+
+    root = fake_langfuse.trace(answer.trace_id)
+    assert answer.trace_id == tracing.trace_id_for(answer.pk)
+    assert (root.name, root.attributes["langfuse.trace.name"]) == ("chat-turn", "chat-turn")
+    assert root.attributes["user.id"] == str(user.pk)
+    assert root.attributes["session.id"] == str(answer.session_id)
+    assert root.attributes["langfuse.observation.input"] == QUESTION
+    assert root.attributes["langfuse.observation.output"] == "The result is 42."
+    assert root.metadata == {"answer_id": str(answer.pk), "status": "complete"}
+
+    search, first, tool, second = root.children
+    assert (search.name, search.type) == ("memory-search", "retriever")
+    assert search.metadata == {"query_chars": len(QUESTION), "hits": 1}
+    # Each model call is a ring request of its own, its attempts counted from 1.
+    assert [(g.name, g.type) for g in (first, second)] == [("chat attempt 1", "generation")] * 2
+    assert first.metadata["ring_request_id"] != second.metadata["ring_request_id"]
+    for generation in (first, second):
+        assert generation.attributes["langfuse.observation.model.name"] == PRIMARY
+        assert generation.metadata["outcome"] == "ok"
+        assert generation.metadata["via"] == "first"
+        assert generation.metadata["ttft_ms"] >= 0
+        assert "langfuse.observation.completion_start_time" in generation.attributes
+    assert second.usage()["output"] > 0
+    assert (tool.name, tool.type) == ("tool calculator", "tool")
+    assert tool.metadata == {"tool": "calculator", "outcome": "ok"}
+    assert all(not span.children for span in root.children)
+
+    # The memory text reached no span; the memory extraction is a trace of its own.
+    assert not any("Paris" in str(span.attributes) for span in fake_langfuse.spans())
+    [memory] = [span for span in fake_langfuse.spans() if span.name == "memory"]
+    assert memory.attributes["user.id"] == str(user.pk)
+    extraction_trace = fake_langfuse.trace(memory.trace_id)
+    assert [span.name for span in extraction_trace.children] == ["memory attempt 1"]
+
+
+def test_a_failing_primary_leaves_its_attempts_beside_the_fallback(
+    auth_client, user, llm, langfuse_keys, fake_langfuse
+):
+    langfuse_keys.LLM_POLICY = {**langfuse_keys.LLM_POLICY, "max_retries": 1}
+    llm.set_faults(PRIMARY, {"kind": "status_429", "retry_after": 0})
+    answer = chat(auth_client, user, "hello there")
+    tracing.flush()
+
+    root = fake_langfuse.trace(answer.trace_id)
+    attempts = [span for span in root.children if span.type == "generation"]
+    seen = [
+        (
+            span.attributes["langfuse.observation.model.name"],
+            span.metadata["via"],
+            span.metadata["outcome"],
+            span.metadata.get("failure"),
+            span.attributes.get("langfuse.observation.level"),
+        )
+        for span in attempts
+    ]
+    assert seen == [
+        (PRIMARY, "first", "failed", "rate_limited", "ERROR"),
+        (PRIMARY, "retry", "failed", "rate_limited", "ERROR"),
+        (FALLBACK, "fallback", "ok", None, None),
+    ]
+    assert attempts[2].metadata["fallback_from"] == PRIMARY
+    assert [span.name for span in attempts] == [f"chat attempt {n}" for n in (1, 2, 3)]
+    assert answer.model == FALLBACK
+
+
+def test_a_failed_turn_is_an_error_trace(auth_client, user, llm, langfuse_keys, fake_langfuse):
+    llm.set_faults("*", {"kind": "status_400", "code": "context_length_exceeded"})
+    answer = chat(auth_client, user, "hello there")
+    tracing.flush()
+
+    root = fake_langfuse.trace(answer.trace_id)
+    assert root.attributes["langfuse.observation.level"] == "ERROR"
+    assert root.metadata["status"] == "failed"
+    [attempt] = [span for span in root.children if span.type == "generation"]
+    assert attempt.metadata["failure"] == "context_length"
+
+
+def test_without_keys_nothing_is_built_or_sent(auth_client, user, llm, settings, fake_langfuse):
+    settings.LANGFUSE_PUBLIC_KEY = settings.LANGFUSE_SECRET_KEY = ""
+    settings.LANGFUSE_HOST = fake_langfuse.url
+    remember(llm, user, "User lives in Paris")
+    answer = chat(auth_client, user, "what is 6*7")
+    tracing.flush()
+
+    assert answer.trace_id == ""
+    assert tracing.client.cache_info().currsize == 0  # no client, hence no SDK thread
+    assert fake_langfuse.requests == []

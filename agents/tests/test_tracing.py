@@ -3,7 +3,10 @@ one trace per turn with the memory search, every LLM attempt and every tool call
 failing primary's attempts beside the fallback's; with no keys, nothing built or sent."""
 
 import pytest
+from langchain_core.messages import HumanMessage
 
+from agents import services as chat_services
+from agents.llm import ModelRing
 from agents.models import ChatSession, Message
 from agentsite import tracing
 from memory import services as memories
@@ -112,6 +115,39 @@ def test_a_failed_turn_is_an_error_trace(auth_client, user, llm, langfuse_keys, 
     assert root.metadata["status"] == "failed"
     [attempt] = [span for span in root.children if span.type == "generation"]
     assert attempt.metadata["failure"] == "context_length"
+
+
+def test_a_failing_tool_is_an_error_span(auth_client, user, llm, langfuse_keys, fake_langfuse):
+    divide = {"name": "calculator", "arguments": {"expression": "1/0"}}
+    llm.set_rules([{"match": "divide by nothing", "tool_calls": [divide]}])
+    answer = chat(auth_client, user, "divide by nothing")
+    tracing.flush()
+
+    [tool] = [span for span in fake_langfuse.trace(answer.trace_id).children if span.type == "tool"]
+    assert tool.attributes["langfuse.observation.level"] == "ERROR"
+    assert tool.metadata == {"tool": "calculator", "outcome": "error"}
+    assert answer.status == Message.Status.COMPLETE  # the model heard of it and answered
+
+
+def test_a_title_is_a_trace_of_its_attempts(auth_client, user, llm, langfuse_keys, fake_langfuse):
+    answer = chat(auth_client, user, "hello there")
+    chat_services.title_session(answer.session_id)
+    tracing.flush()
+
+    [title] = [span for span in fake_langfuse.spans() if span.name == "title"]
+    assert title.attributes["session.id"] == str(answer.session_id)
+    [attempt] = fake_langfuse.trace(title.trace_id).children
+    assert (attempt.name, attempt.type, attempt.metadata["purpose"]) == (
+        "title attempt 1",
+        "generation",
+        "title",
+    )
+
+
+def test_a_ring_call_outside_any_trace_is_not_traced(llm, langfuse_keys, fake_langfuse):
+    ModelRing(purpose="title").invoke([HumanMessage("hello there")])
+    tracing.flush()
+    assert fake_langfuse.requests == []
 
 
 def test_without_keys_nothing_is_built_or_sent(auth_client, user, llm, settings, fake_langfuse):

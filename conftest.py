@@ -157,7 +157,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on"]
         with open(log_path, "w") as log:
             self.process = subprocess.Popen(
                 command, env=environment, stdout=log, stderr=subprocess.STDOUT

@@ -2,12 +2,15 @@
 one trace per turn with the memory search, every LLM attempt and every tool call under it; a
 failing primary's attempts beside the fallback's; with no keys, nothing built or sent."""
 
+import httpx
 import pytest
 from langchain_core.messages import HumanMessage
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import services as chat_services
 from agents.llm import ModelRing
 from agents.models import ChatSession, Message
+from agents.sse import decode
 from agentsite import tracing
 from memory import services as memories
 from memory.tests.conftest import extraction, say
@@ -73,6 +76,37 @@ def test_a_turn_is_one_trace_of_its_memory_search_attempts_and_tools(
     assert memory.attributes["user.id"] == str(user.pk)
     extraction_trace = fake_langfuse.trace(memory.trace_id)
     assert [span.name for span in extraction_trace.children] == ["memory attempt 1"]
+
+
+def test_a_streamed_turn_is_traced_and_sent_when_the_server_stops(
+    asgi_server, llm, user, fake_langfuse
+):
+    keys = {"LANGFUSE_PUBLIC_KEY": "pk-lf-live", "LANGFUSE_SECRET_KEY": "sk-lf-live"}
+    server = asgi_server(
+        env={"LLM_BASE_URL": llm.base_url, "LANGFUSE_HOST": fake_langfuse.url, **keys}
+    )
+    session = ChatSession.objects.create(owner=user)
+    with httpx.stream(
+        "POST",
+        f"{server.url}/api/v1/sessions/{session.pk}/stream",
+        json={"content": "what is 6*7"},
+        headers={"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"},
+        timeout=30,
+    ) as response:
+        events = list(decode(response.iter_lines()))
+    assert events[-1][0] == "done", events
+    server.stop()  # its lifespan's shutdown sends what the SDK still holds
+
+    answer = Message.objects.get(pk=events[-1][1]["assistant_message_id"])
+    root = fake_langfuse.trace(answer.trace_id)
+    assert [span.name for span in root.children] == [
+        "memory-search",
+        "chat attempt 1",
+        "tool calculator",
+        "chat attempt 1",
+    ]
+    streamed = [span for span in root.children if span.type == "generation"]
+    assert all("langfuse.observation.completion_start_time" in s.attributes for s in streamed)
 
 
 def test_a_failing_primary_leaves_its_attempts_beside_the_fallback(

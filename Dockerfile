@@ -121,11 +121,12 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
 # uvicorn takes --workers from $WEB_CONCURRENCY (default 2, set above).
 # --proxy-headers/--forwarded-allow-ips=*: trust X-Forwarded-For/-Proto from the
 #   TLS-terminating proxy, so only that proxy may reach port 8000.
-# --lifespan off: Django's ASGI handler does not speak the lifespan protocol.
+# --lifespan on: agentsite/lifespan.py answers it (Django's handler does not) and
+#   sends the queued Langfuse traces at shutdown (uvicorn's exit skips atexit).
 # --timeout-graceful-shutdown: SSE streams are long-lived; on stop, give them
 #   a bounded time to finish (compose stop_grace_period is longer than this).
 CMD ["uvicorn", "agentsite.asgi:application", \
      "--host", "0.0.0.0", "--port", "8000", \
      "--proxy-headers", "--forwarded-allow-ips=*", \
-     "--lifespan", "off", \
+     "--lifespan", "on", \
      "--timeout-graceful-shutdown", "30"]

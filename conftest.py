@@ -118,6 +118,31 @@ def auth_client(api_client, user):
     return api_client
 
 
+@pytest.fixture
+def fake_langfuse():
+    """A local Langfuse recording what the SDK sends (agentsite/tests/fake_langfuse.py)."""
+    from agentsite.tests.fake_langfuse import FakeLangfuse
+
+    server = FakeLangfuse()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def langfuse_keys(settings, fake_langfuse):
+    """Langfuse on, sending to the fake, with keys of our own per test: the SDK keeps one
+    client per public key."""
+    import uuid
+
+    from agentsite import tracing
+
+    settings.LANGFUSE_PUBLIC_KEY = f"pk-lf-test-{uuid.uuid4().hex[:8]}"
+    settings.LANGFUSE_SECRET_KEY = "sk-lf-test-secret"  # noqa: S105
+    settings.LANGFUSE_HOST = fake_langfuse.url
+    yield settings
+    tracing.flush()
+
+
 class LiveServer:
     """uvicorn serving agentsite.asgi in a subprocess on 127.0.0.1."""
 
@@ -132,7 +157,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on"]
         with open(log_path, "w") as log:
             self.process = subprocess.Popen(
                 command, env=environment, stdout=log, stderr=subprocess.STDOUT

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
 
 from agents import checkpoints
 from agents.events import Fallback, Token, ToolCall, ToolResult, TurnEvent
 from agents.graph.context import Context
 from agents.graph.graph import CALL_MODEL, RECURSION_LIMIT, RUN_TOOLS
 from agents.llm import listening
+from agentsite import tracing
 
 
 @dataclass
@@ -69,13 +69,13 @@ class AgentRun:
         session_id,
         question: str,
         context: Context,
-        tracing: RunnableConfig,
+        trace=None,
         progress: RunProgress | None = None,
     ):
         self.thread = {"configurable": {"thread_id": str(session_id)}}
         self.question = question
         self.context = context
-        self.tracing = tracing  # Langfuse's callbacks and metadata, or nothing
+        self.trace = trace  # the turn's Langfuse observation, or None: not traced
         self.progress = progress or RunProgress()
 
     async def events(self) -> AsyncIterator[TurnEvent]:
@@ -115,8 +115,8 @@ class AgentRun:
 
     async def _drive_graph(self, queue: asyncio.Queue) -> None:
         graph = await checkpoints.agent_graph()
-        config = {**self.thread, "recursion_limit": RECURSION_LIMIT, **self.tracing}
-        with listening(_QueueListener(queue)):
+        config = {**self.thread, "recursion_limit": RECURSION_LIMIT}
+        with listening(_QueueListener(queue)), tracing.under(self.trace):
             try:
                 async for update in graph.astream(
                     {"question": self.question},

@@ -13,7 +13,7 @@ from accounts import quotas
 from agents import checkpoints, selectors, titles
 from agents.llm import ring_config
 from agents.models import ChatSession, Message
-from agentsite import aioredis
+from agentsite import aioredis, tracing
 from agentsite.loops import background_loop
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def title_session(session_id) -> str:
     exchange = selectors.first_exchange(session_id)
     if not exchange:
         return ""
-    title = titles.write_title(exchange)
+    with tracing.traced("title", session_id=session_id):  # its LLM attempts, when on
+        title = titles.write_title(exchange)
     if title:
         set_generated_title(session_id, title)
     return title

@@ -22,7 +22,8 @@ from agents.graph.context import Context
 from agents.llm import LLMRequestError, LLMUnavailableError
 from agents.models import Message
 from agents.run import AgentRun, RunProgress
-from agentsite import context, tracing
+from agents.turn_trace import TurnTrace
+from agentsite import context
 from agentsite.asyncdb import db_call
 from memory.selectors import facts_for_turn
 
@@ -44,7 +45,8 @@ class ChatTurn:
         self.user_message = user_message
         self.answer = answer
         self.started = time.monotonic()
-        self.trace_id = ""  # set when the turn is traced in Langfuse
+        self.trace: TurnTrace | None = None  # when Langfuse is on
+        self.status = Message.Status.INTERRUPTED  # the answer's, until it is closed
         self.memory_search: asyncio.Task | None = None  # the person's memories for this turn
         self.progress = RunProgress()  # what the agent produced, whatever way the turn ends
         self.run: AgentRun | None = None
@@ -74,35 +76,39 @@ class ChatTurn:
             yield Failed(code, detail, context.get("request_id"))
         finally:
             metrics.turns_active.dec()
+            if self.trace is not None:
+                self.trace.close(self.status, self.progress.text)
 
     def _agent_run(self) -> AgentRun:
         """The run, its person's memories searched while the graph and checkpoint load (the
         first model call awaits them; the search never raises), traced when Langfuse is on."""
-        self.memory_search = asyncio.create_task(
-            facts_for_turn(
-                self.user.pk, self.user_message.content, limit=settings.MEMORY_PROMPT_LIMIT
-            )
+        question = self.user_message.content
+        self.trace = TurnTrace.open(
+            answer_id=self.answer.pk,
+            question=question,
+            user_id=self.user.pk,
+            session_id=self.session.pk,
         )
-        callbacks, metadata = tracing.chat_callbacks(
-            answer_id=self.answer.pk, user_id=self.user.pk, session_id=self.session.pk
-        )
-        if callbacks:
-            self.trace_id = tracing.trace_id_for(self.answer.pk)
+        search = facts_for_turn(self.user.pk, question, limit=settings.MEMORY_PROMPT_LIMIT)
+        if self.trace is not None:
+            search = self.trace.memory_search(search, query=question)
+        self.memory_search = asyncio.create_task(search)
         self.run = AgentRun(
             session_id=self.session.pk,
-            question=self.user_message.content,
+            question=question,
             context=Context(
                 user_id=str(self.user.pk),
                 memory_search=self.memory_search,
                 max_tokens=settings.LLM_MAX_TOKENS,
             ),
-            tracing={"callbacks": callbacks, "metadata": metadata} if callbacks else {},
+            trace=self.trace.root if self.trace is not None else None,
             progress=self.progress,
         )
         return self.run
 
     async def _close(self, status: str) -> None:
         """Save the answer with its final status, count usage, queue the follow-up work."""
+        self.status = status
         progress = self.progress
         fields = {
             "status": status,
@@ -112,7 +118,7 @@ class ChatTurn:
             "prompt_tokens": progress.prompt_tokens,
             "completion_tokens": progress.completion_tokens,
             "latency_ms": round((time.monotonic() - self.started) * 1000),
-            "trace_id": self.trace_id,
+            "trace_id": self.trace.trace_id if self.trace is not None else "",
             "memories": self._memories_given(),
         }
         await db_call(services.close_turn)(self.user, self.answer, fields=fields)

@@ -1,6 +1,8 @@
 """ASGI entry point: Channels routes streaming endpoints; everything else is Django.
 
 With SERVE_STATIC_FILES (dev, tests) /static/ is served here too; production's proxy serves it.
+The lifespan protocol is answered here (agentsite/lifespan.py), so a stopping process first
+sends its queued Langfuse traces.
 """
 
 import os
@@ -18,6 +20,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.urls import path, re_path  # noqa: E402
 
 from agents.consumers import ChatStreamConsumer  # noqa: E402
+from agentsite.lifespan import Lifespan  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -34,3 +37,4 @@ application = ProtocolTypeRouter(
 )
 if settings.SERVE_STATIC_FILES:
     application = ASGIStaticFilesHandler(application)
+application = Lifespan(application)  # run uvicorn with --lifespan on: traces flush at shutdown

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery, signals
 
-from agentsite import context
+from agentsite import context, tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings.dev")
 
@@ -33,3 +33,11 @@ def _restore_context(task=None, **_):
 @signals.task_postrun.connect
 def _clear_context(**_):
     context.bind(**dict.fromkeys(context.FIELDS))
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _flush_traces(**_):
+    """Send the Langfuse spans and scores still queued: a pool process ends without running
+    atexit handlers, where the SDK would flush them itself."""
+    tracing.flush()

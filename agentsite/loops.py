@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
-from agentsite import context
+from agentsite import context, tracing
 
 T = TypeVar("T")
 
@@ -53,14 +53,17 @@ class BackgroundLoop:
             return self._loop
 
     def run(self, coroutine):
-        """Run `coroutine` there and wait; the caller's request/user/session ids go along."""
+        """Run `coroutine` there and wait; the caller's request/user/session ids and the
+        Langfuse observation it works in go along."""
         ids = context.current()
+        observation = tracing.current()
 
-        async def with_ids():
+        async def as_the_caller():
             context.bind(**ids)  # a task's context is its own: this binds nothing elsewhere
-            return await coroutine
+            with tracing.under(observation):
+                return await coroutine
 
-        return asyncio.run_coroutine_threadsafe(with_ids(), self._ensure()).result()
+        return asyncio.run_coroutine_threadsafe(as_the_caller(), self._ensure()).result()
 
 
 background_loop = BackgroundLoop()

@@ -125,7 +125,7 @@ def grade_item(item_id: int, *, last_chance: bool = False) -> None:
         if _has_score(answer, rubric, run.judge_model):
             continue
         try:
-            verdict = judges.judge(rubric, case, model=run.judge_model)
+            verdict = _judged(rubric, case, answer, judge_model=run.judge_model)
         except LLMRequestError as exc:  # the request itself is refused: retrying cannot help
             verdict = judges.Verdict(None, "", 1, error=f"judge refused the request: {exc}")
         except LLMUnavailableError as exc:
@@ -134,6 +134,30 @@ def grade_item(item_id: int, *, last_chance: bool = False) -> None:
             verdict = judges.Verdict(None, "", 1, error=f"judge unavailable: {exc}")
         record_verdict(answer, rubric, verdict, judge_model=run.judge_model, run=run)
     _mark_done(item)
+
+
+def _judged(rubric, case, answer: Message, *, judge_model: str) -> judges.Verdict:
+    """The judge's verdict, traced in Langfuse when it is on: a `judge` trace per answer,
+    metric, rubric version and judge model (a retry joins it) holding the judge's LLM
+    attempts; the graded turn's trace id is in its metadata, the score goes to that trace."""
+    with tracing.traced(
+        "judge",
+        seed=f"judge:{answer.pk}:{rubric.metric}:{rubric.version}:{judge_model}",
+        metadata={
+            "metric": rubric.metric,
+            "rubric_version": rubric.version,
+            "answer_id": str(answer.pk),
+            "graded_trace_id": answer.trace_id,
+        },
+    ) as trace:
+        verdict = judges.judge(rubric, case, model=judge_model)
+        if trace is not None:
+            outcome = {"asked": verdict.attempts, "answered_by": verdict.answered_by}
+            if verdict.error:
+                trace.update(level="ERROR", status_message=verdict.error, metadata=outcome)
+            else:
+                trace.update(metadata={**outcome, "score": verdict.score})
+        return verdict
 
 
 def give_up_item(item_id: int, error: str) -> None:

@@ -16,6 +16,7 @@ from mem0.memory.utils import extract_json, remove_code_blocks
 
 from agents.llm import LLMUnavailableError
 from agents.models import Message
+from agentsite import tracing
 from memory import engine, prompts, selectors, statements
 from memory.models import Memory
 
@@ -53,8 +54,10 @@ def remember_message(message_id) -> list[str]:
             )
         stored = Memory.objects.owned_by(user_id).from_message(message.pk)
         if not stored.exists():
-            _extract(user_id, message.content, metadata)
-            _reconcile(user_id, metadata)
+            # One trace for both steps' LLM attempts, when Langfuse is on.
+            with tracing.traced("memory", user_id=user_id, session_id=message.session_id):
+                _extract(user_id, message.content, metadata)
+                _reconcile(user_id, metadata)
         return [memory.text for memory in stored]
 
 

@@ -11,6 +11,7 @@ from langchain_core.tools import tool
 from langgraph.prebuilt import ToolRuntime
 
 from agents.graph.context import Context
+from agentsite import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,28 @@ async def recall_memory(query: str, runtime: ToolRuntime[Context]) -> str:
 
 
 TOOLS = [calculator, current_time, search_past_messages, recall_memory]
+
+
+async def traced_call(request, execute):
+    """One tool call as a span of the turn's trace (the tool's name, ok or error, how long),
+    when the turn is traced; otherwise just the call. Arguments and results are not sent."""
+    name = request.tool_call["name"]
+    span = tracing.start_child(f"tool {name}", as_type="tool", metadata={"tool": name})
+    if span is None:
+        return await execute(request)
+    try:
+        result = await execute(request)
+    except BaseException as exc:
+        span.update(level="ERROR", status_message=type(exc).__name__)
+        span.end()
+        raise
+    failed = getattr(result, "status", "success") == "error"  # the tool's error, told the model
+    span.update(
+        level="ERROR" if failed else None,
+        metadata={"outcome": "error" if failed else "ok"},
+    )
+    span.end()
+    return result
 
 
 def describe_tool_error(error: Exception) -> str:

@@ -37,7 +37,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agents.llm import listener, metrics
+from agents.llm import listener, metrics, traces
 from agents.llm.breaker import BreakerState, CircuitBreaker
 from agents.llm.clients import model_client
 from agents.llm.config import ModelEndpoint, RingConfig, build_config
@@ -51,6 +51,7 @@ from agents.llm.failures import (
 )
 from agents.llm.recorder import Attempt, recorder
 from agents.llm.streaming import collect, streamed, whole
+from agentsite import tracing
 from agentsite.loops import background_loop
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class _RingRun:
         self.sent_parts: list[str] = []  # what the caller already has, for a continuation
         self.failed_models: set[str] = set()  # whose breaker heard of a failure from us
         self.listener = listener.current.get()
+        self.trace = tracing.current()  # where its attempts' generations go, if traced
         start = _index_of(config.models, first_model)
         self.order = config.models[start:] + config.models[:start]
 
@@ -184,7 +186,10 @@ class _RingRun:
                 prompt = self._with_continuation(messages)
                 sent_before = len(self.sent_parts)
                 try:
-                    attempt = self._attempt(endpoint, prompt, stop, kwargs, previous, streaming)
+                    via = traces.tried_as(retry=retry, fallback=previous is not None)
+                    attempt = self._attempt(
+                        endpoint, prompt, stop, kwargs, previous, streaming, via=via
+                    )
                     async for item in attempt:
                         yield item
                 except LLMUnavailableError:
@@ -233,7 +238,7 @@ class _RingRun:
             return messages
         return [*messages, AIMessage("".join(self.sent_parts)), HumanMessage(CONTINUE_PROMPT)]
 
-    async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from, streaming):
+    async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from, streaming, *, via):
         """One HTTP call. Yields text as it comes (str), then one final AIMessageChunk with the
         tool calls, usage and metadata, once the call has completed."""
         self.attempts += 1
@@ -246,6 +251,7 @@ class _RingRun:
             started_at=datetime.now(UTC),
             fallback_from=fallback_from.name if fallback_from else "",
         )
+        generation = traces.start(self.trace, attempt, via=via)
         started = time.monotonic()
         held = AIMessageChunk(content="")
         finish_reason = None
@@ -295,6 +301,7 @@ class _RingRun:
             price = self.config.price(endpoint.name)
             attempt.cost_usd = price.cost(attempt.prompt_tokens, attempt.completion_tokens)
             recorder.record(attempt)
+            traces.finish(generation, attempt)
 
     def _http_timeout(self, streaming: bool) -> httpx.Timeout:
         """The whole call may take what is left of the budget; a silence in a stream, much

@@ -1,39 +1,19 @@
-"""Langfuse: chat turns traced with user and session ids, judge scores pushed to the trace;
-with no keys nothing is sent. Checked against a local fake Langfuse."""
+"""Langfuse: judge evaluations traced with the judge's LLM attempts, their scores pushed to
+the graded turn's trace; with no keys nothing is sent. Checked against a local fake Langfuse
+(agentsite/tests/fake_langfuse.py); the turns' own traces are tested in agents/tests."""
 
 import base64
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from agents.models import ChatSession, Message
 from agentsite import tracing
-from evaluation import services
+from agentsite.tests.fake_langfuse import SCORES, TRACES
+from evaluation import judges, services
 from evaluation.models import EvaluationScore
-from evaluation.tests.fake_langfuse import FakeLangfuse
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TRACES = "/api/public/otel/v1/traces"
-SCORES = "/api/public/scores"
-
-
-@pytest.fixture
-def fake_langfuse():
-    server = FakeLangfuse()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def langfuse_keys(settings, fake_langfuse):
-    """Keys of our own per test: the SDK keeps one client per public key."""
-    settings.LANGFUSE_PUBLIC_KEY = f"pk-lf-test-{uuid.uuid4().hex[:8]}"
-    settings.LANGFUSE_SECRET_KEY = "sk-lf-test-secret"
-    settings.LANGFUSE_HOST = fake_langfuse.url
-    yield settings
-    tracing.flush()
 
 
 def chat(auth_client, user, content: str) -> Message:
@@ -52,13 +32,13 @@ def grade(metrics=("relevance",)):
     return run
 
 
-def test_a_traced_turn_and_its_score_reach_langfuse(
+def test_a_judge_run_is_traced_and_its_score_reaches_the_turns_trace(
     auth_client, user, llm, langfuse_keys, fake_langfuse
 ):
     answer = chat(auth_client, user, "hello there")
     assert answer.trace_id == tracing.trace_id_for(answer.pk)
     assert len(answer.trace_id) == 32
-    grade()
+    run = grade()
     tracing.flush()
 
     auth = (
@@ -70,29 +50,59 @@ def test_a_traced_turn_and_its_score_reach_langfuse(
     assert set(fake_langfuse.paths()) == {TRACES, SCORES}
     assert all(request.headers["authorization"] == auth for request in fake_langfuse.requests)
 
-    spans = [s for r in fake_langfuse.requests if r.path == TRACES for s in r.spans()]
-    assert {trace_id for trace_id, _, _ in spans} == {answer.trace_id}
-    [root] = [attrs for _, name, attrs in spans if name == "LangGraph"]
-    assert root["user.id"] == str(user.pk)
-    assert root["session.id"] == str(answer.session_id)
-    assert root["langfuse.trace.name"] == "chat-turn"
-    [generation] = [attrs for _, name, attrs in spans if name == "ModelRing"]
-    assert generation["langfuse.observation.type"] == "generation"
+    rubric = judges.RUBRICS["relevance"]
+    seed = f"judge:{answer.pk}:relevance:{rubric.version}:{run.judge_model}"
+    judged = fake_langfuse.trace(tracing.trace_id_for(seed))
+    assert (judged.name, judged.attributes["langfuse.trace.name"]) == ("judge", "judge")
+    assert judged.metadata == {
+        "metric": "relevance",
+        "rubric_version": rubric.version,
+        "answer_id": str(answer.pk),
+        "graded_trace_id": answer.trace_id,
+        "asked": 1,
+        "answered_by": run.judge_model,
+        "score": 1.0,
+    }
+    [attempt] = judged.children
+    assert (attempt.name, attempt.type) == ("judge attempt 1", "generation")
+    assert attempt.attributes["langfuse.observation.model.name"] == run.judge_model
+    assert attempt.metadata["outcome"] == "ok"
+    assert attempt.usage()["output"] > 0
+    assert {span.trace_id for span in fake_langfuse.spans()} == {
+        answer.trace_id,
+        judged.trace_id,
+    }
 
-    [scores] = [r.json() for r in fake_langfuse.requests if r.path == SCORES]
+    [score] = fake_langfuse.scores()
     stored = EvaluationScore.objects.get(message=answer)
-    assert scores == [
-        {
-            "id": f"agentsite-eval-{stored.pk}",
-            "traceId": answer.trace_id,
-            "name": "relevance",
-            "value": 1.0,
-            "comment": "simulated",
-            "dataType": "NUMERIC",
-            "timestamp": scores[0]["timestamp"],
-        }
-    ]
+    assert score == {
+        "id": f"agentsite-eval-{stored.pk}",
+        "traceId": answer.trace_id,
+        "name": "relevance",
+        "value": 1.0,
+        "comment": "simulated",
+        "dataType": "NUMERIC",
+        "timestamp": score["timestamp"],
+    }
     assert stored.trace_id == answer.trace_id
+
+
+def test_a_judge_that_never_answers_well_is_an_error_trace(
+    auth_client, user, llm, langfuse_keys, fake_langfuse
+):
+    answer = chat(auth_client, user, "hello there")
+    llm.set_rules([{"system": "You grade one answer", "reply": "no idea"}])
+    run = grade()
+    tracing.flush()
+
+    rubric = judges.RUBRICS["relevance"]
+    seed = f"judge:{answer.pk}:relevance:{rubric.version}:{run.judge_model}"
+    judged = fake_langfuse.trace(tracing.trace_id_for(seed))
+    assert judged.attributes["langfuse.observation.level"] == "ERROR"
+    assert judged.metadata["asked"] == judges.MAX_ATTEMPTS
+    # Each question to the judge is a ring request of its own, its attempts counted anew.
+    assert [span.name for span in judged.children] == ["judge attempt 1"] * judges.MAX_ATTEMPTS
+    assert fake_langfuse.scores() == []  # an error row has no score to push
 
 
 def test_without_keys_nothing_is_sent_and_nothing_is_traced(
@@ -104,6 +114,6 @@ def test_without_keys_nothing_is_sent_and_nothing_is_traced(
     grade()
     tracing.flush()
     assert answer.trace_id == ""
-    assert tracing.chat_callbacks(answer_id=answer.pk, user_id=user.pk, session_id="s") == ([], {})
     assert EvaluationScore.objects.get(message=answer).trace_id == ""
+    assert tracing.client.cache_info().currsize == 0
     assert fake_langfuse.requests == []

@@ -60,7 +60,7 @@ class Command(BaseCommand):
         celery = [*module, "celery", "-A", "agentsite.celery:app"]
         web = ["uvicorn", "agentsite.asgi:application", "--host", host, "--port", str(port)]
         commands = {
-            "web": [*module, *web, "--lifespan", "off"],
+            "web": [*module, *web, "--lifespan", "on"],
             "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
             "beat": [*celery, "beat", "--loglevel", "INFO"],
         }

@@ -8,6 +8,11 @@ What the server is told, and why (all through the environment of `devtools.stres
   and a person's pace (a turn every few seconds) stays within both.
 - `LLM_BREAKER_COOLDOWN`: production's 30 s unless the plan says otherwise (a short run needs a
   short one to see the primary back after the window).
+- uvicorn keeps idle connections 75 s (`--timeout-keep-alive`, nginx's `keepalive_timeout`):
+  in production people reach the proxy, not uvicorn, and with uvicorn's own 5 s a person's
+  next request after a pause of about 5 s races the server closing that connection
+  (ConnectionResetError, RemoteDisconnected: seen at 200 people), which a browser would retry
+  and Python's requests does not.
 - The ring is `sim-primary,sim-fallback`, both on the simulator, as are the embeddings (the
   in-process ONNX embedder's cost is the memory benchmark's business, not this one's).
 """
@@ -33,6 +38,7 @@ from devtools.stress.throttle import Throttle, Window
 PRIMARY, FALLBACK = "sim-primary", "sim-fallback"
 # Both models answer alike: 300 ms to the first token, then 60 tokens at 50 tokens/s.
 SIMULATED_MODEL = ModelTiming(ttft_ms=300, tokens_per_s=50, reply_tokens=60)
+KEEP_ALIVE_S = 75  # longer than any person's pause (the module docstring)
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfile.py"
 
 
@@ -72,6 +78,11 @@ def server_environment(plan: Plan, database_url: str, redis_url: str, llm_url: s
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX": "40",
     }
+
+
+def _server_options(plan: Plan) -> list[str]:
+    options = ["--workers", str(plan.server_workers), "--backlog", "2048"]
+    return [*options, "--timeout-keep-alive", str(KEEP_ALIVE_S)]
 
 
 def _simulator(plan: Plan) -> processes.ServerProcess:
@@ -132,9 +143,7 @@ def run(plan: Plan, database_url: str, redis_url: str) -> dict:
         llm_url = simulator.ready_url.removesuffix("/models")
         env = server_environment(plan, database_url, redis_url, llm_url)
         with (
-            processes.uvicorn(
-                port, env, "--workers", str(plan.server_workers), "--backlog", "2048"
-            ) as server,
+            processes.uvicorn(port, env, *_server_options(plan)) as server,
             processes.celery_worker(env, plan.celery_concurrency) as worker,
             Throttle(llm_url, PRIMARY, plan.window, plan.retry_after_s) as throttle,
         ):

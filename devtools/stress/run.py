@@ -177,6 +177,10 @@ def run(plan: Plan, database_url: str, redis_url: str) -> dict:
     (plan.report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     width = timeline.bucket_width(plan.run_time_s)
     buckets = timeline.bucket_turns(turns, started, plan.run_time_s, width)
-    svg = timeline.render_svg(buckets, plan.run_time_s, width, plan.window)
+    title = (
+        f"make stress: {plan.users} people, {plan.run_time_s:g} s; the primary answers 429 "
+        f"from {plan.window.start_s:g} s to {plan.window.end_s:g} s"
+    )
+    svg = timeline.render_svg(buckets, plan.run_time_s, width, plan.window, title)
     (plan.report_dir / "timeline.svg").write_text(svg)
     return summary

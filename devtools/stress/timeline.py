@@ -49,7 +49,7 @@ def bucket_turns(
     return buckets
 
 
-WIDTH, PANEL, GAP, LEFT, TOP = 900, 150, 50, 70, 40
+WIDTH, PANEL, GAP, LEFT, TOP = 900, 150, 50, 70, 50
 SHADE = "#e53e3e"
 COLOURS = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#718096")
 
@@ -73,7 +73,7 @@ class _Panel:
             'fill="none" stroke="#a0aec0"/>',
             f'<text x="{LEFT}" y="{self.top - 8}" font-weight="bold">{escape(title)}</text>',
             f'<text x="{LEFT - 6}" y="{self.top + 12}" text-anchor="end">'
-            f"{self.y_max:.3g}{escape(unit)}</text>",
+            f"{_number(self.y_max)}{escape(unit)}</text>",
             f'<text x="{LEFT - 6}" y="{self.top + PANEL}" text-anchor="end">0</text>',
         ]
 
@@ -91,8 +91,11 @@ class _Panel:
         return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
 
 
-def render_svg(buckets: list[Bucket], run_time_s: float, width_s: float, window: Window) -> str:
-    """Three panels over the run's seconds; the throttled window is each panel's pink band."""
+def render_svg(
+    buckets: list[Bucket], run_time_s: float, width_s: float, window: Window, title: str
+) -> str:
+    """Three panels over the run's seconds under `title`; the throttled window is each
+    panel's pink band."""
     middles = [bucket.start_s + width_s / 2 for bucket in buckets]
     rates = [bucket.completed / width_s for bucket in buckets]
     p95s = [percentile(bucket.ttfts_ms, 95) for bucket in buckets]
@@ -102,7 +105,8 @@ def render_svg(buckets: list[Bucket], run_time_s: float, width_s: float, window:
         _Panel(1, run_time_s, max((p for p in p95s if p is not None), default=0) * 1.1),
         _Panel(2, run_time_s, 1.0),
     ]
-    body = panels[0].frame("completed turns per second (by start)", "/s")
+    body = [f'<text x="{LEFT}" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
+    body += panels[0].frame("completed turns per second (by start)", "/s")
     body.append(panels[0].line(list(zip(middles, rates, strict=True)), COLOURS[0]))
     body += panels[1].frame("time to first token, p95", " ms")
     points = [(t, p) for t, p in zip(middles, p95s, strict=True) if p is not None]
@@ -117,10 +121,14 @@ def render_svg(buckets: list[Bucket], run_time_s: float, width_s: float, window:
     ]
     legend = [("throttled window (primary answers 429)", SHADE)]
     legend += [(model, COLOURS[i % len(COLOURS)]) for i, model in enumerate(models)]
-    for i, (label, colour) in enumerate(legend):
-        x = LEFT + i * 260
-        body.append(f'<rect x="{x}" y="{bottom + 28}" width="12" height="12" fill="{colour}"/>')
+    x = LEFT
+    for label, colour in legend:
+        body.append(
+            f'<rect x="{x}" y="{bottom + 28}" width="12" height="12" fill="{colour}"'
+            + (' fill-opacity="0.25"/>' if colour == SHADE else "/>")
+        )
         body.append(f'<text x="{x + 18}" y="{bottom + 39}">{escape(label)}</text>')
+        x += 40 + 7 * len(label)  # about 7 px a character at 12 px
     height = bottom + 56
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
@@ -148,6 +156,10 @@ def _model_shares(panel: _Panel, buckets: list[Bucket], width_s: float, models: 
                 )
             share_below += share
     return bars
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _ticks(run_time_s: float) -> list[float]:

@@ -155,7 +155,7 @@ def test_the_timeline_shades_the_window_in_every_panel():
         for t in (0.5, 1.5, 3.5, 4.5, 6.5, 8.5)
     ]
     buckets = timeline.bucket_turns(turns, started, run_time_s=10, width_s=1)
-    svg = timeline.render_svg(buckets, 10, 1, Window(3, 6))
+    svg = timeline.render_svg(buckets, 10, 1, Window(3, 6), "a run & its <title>")
 
     shades = re.findall(r'<rect class="throttle-window" x="([\d.]+)" y="\d+" width="([\d.]+)"', svg)
     assert len(shades) == 3  # turns/s, TTFT p95, model shares
@@ -164,6 +164,7 @@ def test_the_timeline_shades_the_window_in_every_panel():
         assert float(x) == pytest.approx(timeline.LEFT + plot_width * 0.3, abs=0.1)
         assert float(width) == pytest.approx(plot_width * 0.3, abs=0.1)
     assert svg.count("<polyline") == 2
+    assert "a run &amp; its &lt;title&gt;" in svg
     assert "sim-primary" in svg
     assert "sim-fallback" in svg
     assert svg.startswith("<svg")

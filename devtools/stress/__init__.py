@@ -20,7 +20,8 @@ summary.json
   consecutive `token` events. Each `{p50, p95, p99}`, linear interpolation between ranks.
 - `turns_per_s`: completed turns / `run_time_s`.
 - `models`: completed turns per model of their `done` event; `fallback_turns`: those answered
-  by a model other than `primary_model`.
+  by a model other than `primary_model`; `fallback_events`: `fallback` events in completed
+  turns (a switch the person was told of; none when an open breaker skips the primary).
 - `errors`: count per kind: turns that did not complete (`records.TurnRecord.error_kind`)
   and locust's failures of the other requests.
 - `throttle_window`: `{start_s, end_s}`, seconds since the run started (`started_at`, the

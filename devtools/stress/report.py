@@ -70,6 +70,7 @@ def summarize(turns: list[TurnRecord], shape: RunShape, request_failures: Counte
         "turns_per_s": round(len(completed) / shape.run_time_s, 2),
         "models": dict(models.most_common()),
         "fallback_turns": sum(n for model, n in models.items() if model != shape.primary_model),
+        "fallback_events": sum(turn.fallback_events for turn in completed),
         "errors": dict(errors.most_common()),
         "throttle_window": asdict(shape.window),
         "primary_model": shape.primary_model,

@@ -22,9 +22,6 @@ class Window:
     def middle_third(cls, run_time_s: float) -> "Window":
         return cls(round(run_time_s / 3, 1), round(2 * run_time_s / 3, 1))
 
-    def contains(self, offset_s: float) -> bool:
-        return self.start_s <= offset_s < self.end_s
-
 
 class Throttle:
     """A thread that sets the primary's 429 fault at the window's start and clears it at its

@@ -1,6 +1,6 @@
 """The stress run over time: turns in buckets of a few seconds, drawn as an SVG written by hand
-(no plotting dependency): completed turns per second, TTFT p95, and the share of each model,
-the throttled window shaded in every panel."""
+(no plotting dependency): turns per second (started, and completed: a gap is lost turns),
+TTFT p95, and the share of each model, the throttled window shaded in every panel."""
 
 import math
 from collections import Counter
@@ -51,6 +51,7 @@ def bucket_turns(
 
 WIDTH, PANEL, GAP, LEFT, TOP = 900, 150, 50, 70, 50
 SHADE = "#e53e3e"
+GREY = "#a0aec0"
 COLOURS = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#718096")
 
 
@@ -98,15 +99,17 @@ def render_svg(
     panel's pink band."""
     middles = [bucket.start_s + width_s / 2 for bucket in buckets]
     rates = [bucket.completed / width_s for bucket in buckets]
+    started = [bucket.turns / width_s for bucket in buckets]
     p95s = [percentile(bucket.ttfts_ms, 95) for bucket in buckets]
     models = sorted({model for bucket in buckets for model in bucket.models})
     panels = [
-        _Panel(0, run_time_s, max(rates, default=0) * 1.1),
+        _Panel(0, run_time_s, max(started, default=0) * 1.1),
         _Panel(1, run_time_s, max((p for p in p95s if p is not None), default=0) * 1.1),
         _Panel(2, run_time_s, 1.0),
     ]
     body = [f'<text x="{LEFT}" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
-    body += panels[0].frame("completed turns per second (by start)", "/s")
+    body += panels[0].frame("turns per second by start: completed (blue) of started (grey)", "/s")
+    body.append(panels[0].line(list(zip(middles, started, strict=True)), GREY))
     body.append(panels[0].line(list(zip(middles, rates, strict=True)), COLOURS[0]))
     body += panels[1].frame("time to first token, p95", " ms")
     points = [(t, p) for t, p in zip(middles, p95s, strict=True) if p is not None]

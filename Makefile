@@ -8,7 +8,7 @@ REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-mod
 	requirements/embedder-data.txt
 
 .PHONY: venv chromium dev test test-fast lint format stack-start stack-stop stack-status load clean bench bench-llm \
-	bench-chat bench-memory bench-judge bench-agent
+	bench-chat bench-memory bench-judge bench-agent stress
 
 venv: $(STAMP)
 
@@ -93,6 +93,13 @@ load: venv
 	$(PY) -m locust -f locustfile.py --headless --host http://127.0.0.1:8000 \
 		--users $${USERS:-20} --spawn-rate $${SPAWN_RATE:-5} --run-time $${RUN_TIME:-30s} \
 		--stop-timeout 10 --only-summary
+
+## stress: locust's people (USERS, default 15; RUN_TIME, default 3m) against a server, worker and
+## simulator of its own, the primary model answering 429 for the middle third (stress-report/)
+stress: venv
+	$(PY) -m devtools.stack start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) stress --users $${USERS:-15} --run-time $${RUN_TIME:-3m} $(STRESS_ARGS)
 
 clean:
 	-$(PY) -m devtools.stack stop --profile dev

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -138,3 +138,13 @@ def daily_pass_rates(*, days: int) -> dict[str, list[tuple[date, float, int]]]:
             (row["day"], row["passed"] / row["total"], row["total"])
         )
     return rates
+
+
+def unfinished_runs_progress() -> dict[str, int]:
+    """Runs queued or running, and how many of their messages are graded of how many: the
+    progress the metrics report (one aggregate query)."""
+    unfinished = EvaluationRun.objects.filter(
+        status__in=[EvaluationRun.Status.QUEUED, EvaluationRun.Status.RUNNING]
+    )
+    totals = unfinished.aggregate(runs=Count("pk"), done=Sum("done"), total=Sum("total"))
+    return {name: value or 0 for name, value in totals.items()}

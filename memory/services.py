@@ -15,7 +15,7 @@ from mem0.memory.utils import extract_json, remove_code_blocks
 
 from agents.llm import LLMUnavailableError
 from agents.models import Message
-from memory import engine, prompts, selectors
+from memory import engine, metrics, prompts, selectors
 from memory.models import Memory
 
 logger = logging.getLogger(__name__)
@@ -49,9 +49,18 @@ def remember_message(message_id) -> list[str]:
             )
         stored = Memory.objects.owned_by(user_id).from_message(message.pk)
         if not stored.exists():
-            _extract(user_id, message.content, metadata)
-            _reconcile(user_id, metadata)
+            _learn(user_id, message.content, metadata)
+            metrics.extractions.labels("stored" if stored.exists() else "nothing").inc()
         return [memory.text for memory in stored]
+
+
+def _learn(user_id: str, text: str, metadata: dict) -> None:
+    try:
+        _extract(user_id, text, metadata)
+        _reconcile(user_id, metadata)
+    except Exception:
+        metrics.extractions.labels("failed").inc()
+        raise
 
 
 def _extract(user_id: str, text: str, metadata: dict) -> None:

@@ -47,7 +47,9 @@ def _serve_metrics(**_):
 
     celery_metrics.initialize(app)
     if settings.WORKER_METRICS_PORT:
-        prometheus.serve_worker_metrics(settings.WORKER_METRICS_ADDRESS, settings.WORKER_METRICS_PORT)
+        prometheus.serve_worker_metrics(
+            settings.WORKER_METRICS_ADDRESS, settings.WORKER_METRICS_PORT
+        )
 
 
 @signals.worker_process_shutdown.connect

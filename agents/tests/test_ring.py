@@ -280,7 +280,6 @@ class TestBreaker:
         gauge reads Redis, so every process reports the same state."""
         from agents.llm.metrics import BreakerCollector
 
-
         def gauge(purpose):
             (family,) = BreakerCollector().collect()
             labels = {"model": PRIMARY, "purpose": purpose}

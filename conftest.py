@@ -121,7 +121,7 @@ def auth_client(api_client, user):
 class LiveServer:
     """uvicorn serving agentsite.asgi in a subprocess on 127.0.0.1."""
 
-    def __init__(self, environment: dict, log_path):
+    def __init__(self, environment: dict, log_path, startup_timeout: float = 30):
         import socket
         import subprocess
         import sys
@@ -137,9 +137,9 @@ class LiveServer:
             self.process = subprocess.Popen(
                 command, env=environment, stdout=log, stderr=subprocess.STDOUT
             )
-        self._wait_until_live()
+        self._wait_until_live(startup_timeout)
 
-    def _wait_until_live(self, timeout: float = 30):
+    def _wait_until_live(self, timeout: float):
         import time
 
         import httpx
@@ -177,7 +177,7 @@ def asgi_server(tmp_path):
 
     servers = []
 
-    def start(env: dict | None = None) -> LiveServer:
+    def start(env: dict | None = None, startup_timeout: float = 30) -> LiveServer:
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "agentsite.settings.test",
@@ -186,7 +186,8 @@ def asgi_server(tmp_path):
             "REDIS_URL": settings.REDIS_URL,
             **(env or {}),
         }
-        server = LiveServer(environment, tmp_path / f"uvicorn-{len(servers)}.log")
+        log_path = tmp_path / f"uvicorn-{len(servers)}.log"
+        server = LiveServer(environment, log_path, startup_timeout)
         servers.append(server)
         return server
 

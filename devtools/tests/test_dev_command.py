@@ -37,9 +37,9 @@ def test_dev_starts_web_worker_and_beat_and_stops_them_all():
         "LLM_API_KEY": "sk-test",  # an API key: no local model server
         "LLM_BASE_URL": "http://127.0.0.1:9/v1",
     }
+    command = [sys.executable, "manage.py", "dev", "--port", str(port)]
     dev = subprocess.Popen(
-        [sys.executable, "manage.py", "dev", "--port", str(port)]
-        + ["--worker-metrics-port", str(worker_metrics_port)],
+        [*command, "--worker-metrics-port", str(worker_metrics_port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,13 +1,17 @@
 """Prometheus metrics of evaluation: the judges' verdicts as they are stored, and the progress
 of unfinished runs read from the database at scrape time."""
 
+import logging
 from collections.abc import Iterator
 
+from django.db import DatabaseError
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from evaluation.judges import METRICS
+
+logger = logging.getLogger(__name__)
 
 # outcome: "passed", "failed" (a score on the wrong side of the threshold) or "error" (the
 # judge never gave a usable answer); metric: the rubrics' names (evaluation/judges.py).
@@ -25,7 +29,11 @@ class RunProgressCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from evaluation.selectors import unfinished_runs_progress
 
-        progress = unfinished_runs_progress()
+        try:
+            progress = unfinished_runs_progress()
+        except DatabaseError:  # the rest of the scrape still answers
+            logger.warning("evaluation progress unavailable: the database failed", exc_info=True)
+            return
         yield GaugeMetricFamily(
             "evaluation_runs_unfinished", "Evaluation runs queued or running", progress["runs"]
         )

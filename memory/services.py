@@ -55,6 +55,7 @@ def remember_message(message_id) -> list[str]:
 
 
 def _learn(user_id: str, text: str, metadata: dict) -> None:
+    """Extraction, then reconciliation; a failure is counted, then left to the task."""
     try:
         _extract(user_id, text, metadata)
         _reconcile(user_id, metadata)

@@ -4,12 +4,16 @@ Labels stay bounded: model names come from LLM_MODELS, purposes from `PURPOSES`,
 reasons from the ring's own vocabulary (agents/llm/failures.py).
 """
 
+import logging
 import time
 from collections.abc import Iterator
 
+import redis
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, 120)
 
@@ -78,7 +82,11 @@ class BreakerCollector(Collector):
             labels=["model", "purpose"],
         )
         keys = [(m.name, p) for m in ring_config().models for p in PURPOSES]
-        opened = breaker().open_until([f"{model}/{purpose}" for model, purpose in keys])
+        try:
+            opened = breaker().open_until([f"{model}/{purpose}" for model, purpose in keys])
+        except redis.RedisError:  # the rest of the scrape still answers
+            logger.warning("breaker state unavailable: Redis did not answer", exc_info=True)
+            return
         now = time.time()
         for (model, purpose), until in zip(keys, opened, strict=True):
             family.add_metric([model, purpose], 1.0 if until > now else 0.0)

@@ -20,9 +20,9 @@ def test_the_dashboards_of_the_issue_are_there_with_unique_uids():
 
 
 @pytest.mark.parametrize(
-    ("path", "dashboard"), list(dashboards()), ids=lambda v: getattr(v, "stem", "")
+    "dashboard", [board for _, board in dashboards()], ids=[path.stem for path, _ in dashboards()]
 )
-def test_every_panel_has_a_unit_a_description_and_the_provisioned_datasource(path, dashboard):
+def test_every_panel_has_a_unit_a_description_and_the_provisioned_datasource(dashboard):
     panels = dashboard["panels"]
     assert panels
     assert len({panel["id"] for panel in panels}) == len(panels), "panel ids repeat"

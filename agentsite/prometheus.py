@@ -13,8 +13,13 @@ import logging
 import os
 from functools import lru_cache
 
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
-from prometheus_client import start_http_server as _start_http_server
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ def serve_worker_metrics(address: str, port: int) -> None:
     """The worker's metrics port (its pool processes' metrics, from the multiprocess
     directory); a port already taken is logged, never a reason to stop grading."""
     try:
-        _start_http_server(port, addr=address, registry=process_registry())
+        start_http_server(port, addr=address, registry=process_registry())
     except OSError:
         logger.warning("worker metrics not served: %s:%s is taken", address, port, exc_info=True)
         return

@@ -35,11 +35,11 @@ class RunProgressCollector(Collector):
             logger.warning("evaluation progress unavailable: the database failed", exc_info=True)
             return
         yield GaugeMetricFamily(
-            "evaluation_runs_unfinished", "Evaluation runs queued or running", progress["runs"]
+            "evaluation_runs_unfinished", "Evaluation runs queued or running", progress.runs
         )
         items = GaugeMetricFamily(
             "evaluation_run_items", "Messages of unfinished runs by state", labels=["state"]
         )
-        items.add_metric(["graded"], progress["done"])
-        items.add_metric(["pending"], progress["total"] - progress["done"])
+        items.add_metric(["graded"], progress.graded)
+        items.add_metric(["pending"], progress.total - progress.graded)
         yield items

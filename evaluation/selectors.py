@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import NamedTuple
 
 from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -140,11 +141,17 @@ def daily_pass_rates(*, days: int) -> dict[str, list[tuple[date, float, int]]]:
     return rates
 
 
-def unfinished_runs_progress() -> dict[str, int]:
+class UnfinishedRuns(NamedTuple):
+    runs: int
+    graded: int  # messages of these runs already graded
+    total: int  # messages of these runs
+
+
+def unfinished_runs_progress() -> UnfinishedRuns:
     """Runs queued or running, and how many of their messages are graded of how many: the
     progress the metrics report (one aggregate query)."""
     unfinished = EvaluationRun.objects.filter(
         status__in=[EvaluationRun.Status.QUEUED, EvaluationRun.Status.RUNNING]
     )
-    totals = unfinished.aggregate(runs=Count("pk"), done=Sum("done"), total=Sum("total"))
-    return {name: value or 0 for name, value in totals.items()}
+    totals = unfinished.aggregate(runs=Count("pk"), graded=Sum("done"), total=Sum("total"))
+    return UnfinishedRuns(**{name: value or 0 for name, value in totals.items()})

@@ -12,7 +12,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agentsite import celery_metrics
 from agentsite.celery_metrics import QueueDepthCollector
-from agentsite.prometheus import web_exposition
 
 
 @pytest.fixture
@@ -32,8 +31,9 @@ def test_queue_depth_is_the_length_of_each_declared_queue(queue):
 
 
 @pytest.mark.django_db
-def test_the_web_exposition_holds_the_shared_state():
-    names = {family.name for family in text_string_to_metric_families(web_exposition().decode())}
+def test_metrics_holds_the_processes_and_the_shared_state(client):
+    exposition = client.get("/metrics").content.decode()
+    names = {family.name for family in text_string_to_metric_families(exposition)}
     assert {"llm_breaker_open", "celery_queue_length", "evaluation_run_items"} <= names
     assert {"chat_turns", "llm_calls", "django_http_requests_before_middlewares"} <= names
 

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt \
 	requirements/embedder-data.txt
 
-.PHONY: venv chromium dev test test-fast lint format stack-start stack-stop stack-status load clean bench bench-llm \
+.PHONY: venv chromium prometheus dev test test-fast lint format stack-start stack-stop stack-status load clean bench bench-llm \
 	bench-chat bench-memory bench-judge bench-agent stress
 
 venv: $(STAMP)
@@ -33,8 +33,12 @@ dev: venv $(LOCAL_MODEL_STAMP)
 chromium:
 	.ci/ensure-chromium
 
+## prometheus: Debian's Prometheus and promtool for the observability tests, only when missing
+prometheus:
+	.ci/ensure-prometheus
+
 ## test: lint, then the whole suite against the embedded stack on its own ports
-test: venv lint chromium
+test: venv lint chromium prometheus
 	$(PY) -m pytest
 
 ## test-fast: lint and the unmarked tests (no browser, local model or extra processes)

@@ -146,7 +146,7 @@ def langfuse_keys(settings, fake_langfuse):
 class LiveServer:
     """uvicorn serving agentsite.asgi in a subprocess on 127.0.0.1."""
 
-    def __init__(self, environment: dict, log_path):
+    def __init__(self, environment: dict, log_path, startup_timeout: float = 60):
         import socket
         import subprocess
         import sys
@@ -162,9 +162,9 @@ class LiveServer:
             self.process = subprocess.Popen(
                 command, env=environment, stdout=log, stderr=subprocess.STDOUT
             )
-        self._wait_until_live()
+        self._wait_until_live(startup_timeout)
 
-    def _wait_until_live(self, timeout: float = 60):
+    def _wait_until_live(self, timeout: float):
         import time
 
         import httpx
@@ -202,7 +202,7 @@ def asgi_server(tmp_path):
 
     servers = []
 
-    def start(env: dict | None = None) -> LiveServer:
+    def start(env: dict | None = None, startup_timeout: float = 60) -> LiveServer:
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "agentsite.settings.test",
@@ -211,7 +211,8 @@ def asgi_server(tmp_path):
             "REDIS_URL": settings.REDIS_URL,
             **(env or {}),
         }
-        server = LiveServer(environment, tmp_path / f"uvicorn-{len(servers)}.log")
+        log_path = tmp_path / f"uvicorn-{len(servers)}.log"
+        server = LiveServer(environment, log_path, startup_timeout)
         servers.append(server)
         return server
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from langgraph.errors import GraphRecursionError
 
 from agents import metrics, services
-from agents.events import Done, Failed, Started, ToolResult, TurnEvent
+from agents.events import Done, Failed, Started, Token, ToolResult, TurnEvent
 from agents.graph.context import Context
 from agents.llm import LLMRequestError, LLMUnavailableError
 from agents.models import Message
@@ -47,6 +47,7 @@ class ChatTurn:
         self.started = time.monotonic()
         self.trace: TurnTrace | None = None  # when Langfuse is on
         self.status = Message.Status.INTERRUPTED  # the answer's, until it is closed
+        self.first_token_seen = False  # the time to it is measured once per turn
         self.memory_search: asyncio.Task | None = None  # the person's memories for this turn
         self.progress = RunProgress()  # what the agent produced, whatever way the turn ends
         self.run: AgentRun | None = None
@@ -57,6 +58,9 @@ class ChatTurn:
         try:
             async with services.session_turn_lock(self.session.pk):
                 async for event in self._agent_run().events():
+                    if isinstance(event, Token) and not self.first_token_seen:
+                        self.first_token_seen = True
+                        metrics.time_to_first_token.observe(time.monotonic() - self.started)
                     if isinstance(event, ToolResult):
                         await db_call(services.save_tool_result)(
                             self.answer,
@@ -72,6 +76,7 @@ class ChatTurn:
             raise
         except Exception as exc:  # every failure ends the stream with one error event
             code, detail = _describe_failure(exc)
+            metrics.turn_errors.labels(code).inc()
             await self._close_despite_errors(Message.Status.FAILED)
             yield Failed(code, detail, context.get("request_id"))
         finally:

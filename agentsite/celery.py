@@ -4,7 +4,7 @@ import os
 
 from celery import Celery, signals
 
-from agentsite import context, tracing
+from agentsite import celery_metrics, context, prometheus, tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings.dev")
 
@@ -41,3 +41,25 @@ def _flush_traces(**_):
     """Send the Langfuse spans and scores still queued: a pool process ends without running
     atexit handlers, where the SDK would flush them itself."""
     tracing.flush()
+
+
+signals.task_prerun.connect(celery_metrics.start_clock)
+signals.task_postrun.connect(celery_metrics.count_run)
+
+
+@signals.worker_ready.connect
+def _serve_metrics(**_):
+    """The worker's metrics port, in the main process (the pool's children write into the
+    multiprocess directory it reads); WORKER_METRICS_PORT 0 turns it off."""
+    from django.conf import settings
+
+    celery_metrics.initialize(app)
+    if settings.WORKER_METRICS_PORT:
+        prometheus.serve_worker_metrics(
+            settings.WORKER_METRICS_ADDRESS, settings.WORKER_METRICS_PORT
+        )
+
+
+@signals.worker_process_shutdown.connect
+def _forget_pool_process(pid=None, **_):
+    prometheus.forget_process(pid)

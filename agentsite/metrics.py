@@ -1,4 +1,5 @@
-"""/metrics for Prometheus: open in development, guarded in production.
+"""/metrics for Prometheus: open in development, guarded in production (what it holds:
+agentsite/prometheus.py).
 
 With METRICS_TOKEN set, a scraper must send it as a bearer token. Without it, only addresses in
 METRICS_ALLOWED_NETWORKS may scrape (in prod these default to loopback and private ranges).
@@ -8,9 +9,11 @@ import hmac
 import ipaddress
 
 from django.conf import settings
-from django_prometheus.exports import ExportToDjangoView
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from agentsite.errors import problem_response
+from agentsite.prometheus import web_exposition
 
 
 def _bearer(request) -> str:
@@ -35,4 +38,4 @@ def may_scrape(request) -> bool:
 def metrics(request):
     if not may_scrape(request):
         return problem_response(403, "permission_denied", "Metrics need the METRICS_TOKEN.")
-    return ExportToDjangoView(request)
+    return HttpResponse(web_exposition(), content_type=CONTENT_TYPE_LATEST)

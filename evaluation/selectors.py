@@ -3,8 +3,9 @@
 from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import NamedTuple
 
-from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -138,3 +139,19 @@ def daily_pass_rates(*, days: int) -> dict[str, list[tuple[date, float, int]]]:
             (row["day"], row["passed"] / row["total"], row["total"])
         )
     return rates
+
+
+class UnfinishedRuns(NamedTuple):
+    runs: int
+    graded: int  # messages of these runs already graded
+    total: int  # messages of these runs
+
+
+def unfinished_runs_progress() -> UnfinishedRuns:
+    """Runs queued or running, and how many of their messages are graded of how many: the
+    progress the metrics report (one aggregate query)."""
+    unfinished = EvaluationRun.objects.filter(
+        status__in=[EvaluationRun.Status.QUEUED, EvaluationRun.Status.RUNNING]
+    )
+    totals = unfinished.aggregate(runs=Count("pk"), graded=Sum("done"), total=Sum("total"))
+    return UnfinishedRuns(**{name: value or 0 for name, value in totals.items()})

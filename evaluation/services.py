@@ -17,6 +17,7 @@ from agents.llm import LLMRequestError, LLMUnavailableError
 from agents.models import Message
 from agentsite import tracing
 from evaluation import judges, selectors
+from evaluation.metrics import verdicts
 from evaluation.models import EvaluationRun, EvaluationRunItem, EvaluationScore
 
 logger = logging.getLogger(__name__)
@@ -206,6 +207,9 @@ def record_verdict(
                 setattr(score, name, value)
             score.save()
             created = True
+    if created:
+        outcome = ("passed" if score.passed else "failed") if ok else "error"
+        verdicts.labels(rubric.metric, outcome).inc()
     if created and ok:
         _push_to_langfuse(score)
     return score

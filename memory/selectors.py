@@ -5,7 +5,7 @@ import logging
 from django.db.models import Case, QuerySet, When
 
 from agentsite.asyncdb import db_call
-from memory import engine
+from memory import engine, metrics
 from memory.models import Memory
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,9 @@ def memories_of(user_id) -> QuerySet[Memory]:
 def search(user_id, query: str, *, limit: int = SEARCH_LIMIT) -> list[dict]:
     """The person's memories most relevant to `query`, best first (Mem0's hybrid ranking:
     vector similarity plus keywords), as Mem0 returns them: `id`, `memory`, `score`..."""
-    return engine.memory().search(query, top_k=limit, filters={"user_id": str(user_id)})["results"]
+    with metrics.search_seconds.time():
+        found = engine.memory().search(query, top_k=limit, filters={"user_id": str(user_id)})
+    return found["results"]
 
 
 def search_memories_of(user_id, query: str) -> QuerySet[Memory]:
@@ -43,5 +45,6 @@ async def facts_for_turn(user_id, query: str, *, limit: int) -> list[str]:
     try:
         return await db_call(facts_for_prompt)(user_id, query, limit=limit)
     except Exception:
+        metrics.search_failures.inc()
         logger.warning("memory search failed; the turn goes on without memories", exc_info=True)
         return []

@@ -17,7 +17,7 @@ from mem0.memory.utils import extract_json, remove_code_blocks
 from agents.llm import LLMUnavailableError
 from agents.models import Message
 from agentsite import tracing
-from memory import engine, prompts, selectors, statements
+from memory import engine, metrics, prompts, selectors, statements
 from memory.models import Memory
 
 logger = logging.getLogger(__name__)
@@ -56,9 +56,19 @@ def remember_message(message_id) -> list[str]:
         if not stored.exists():
             # One trace for both steps' LLM attempts, when Langfuse is on.
             with tracing.traced("memory", user_id=user_id, session_id=message.session_id):
-                _extract(user_id, message.content, metadata)
-                _reconcile(user_id, metadata)
+                _learn(user_id, message.content, metadata)
+            metrics.extractions.labels("stored" if stored.exists() else "nothing").inc()
         return [memory.text for memory in stored]
+
+
+def _learn(user_id: str, text: str, metadata: dict) -> None:
+    """Extraction, then reconciliation; a failure is counted, then left to the task."""
+    try:
+        _extract(user_id, text, metadata)
+        _reconcile(user_id, metadata)
+    except Exception:
+        metrics.extractions.labels("failed").inc()
+        raise
 
 
 def _extract(user_id: str, text: str, metadata: dict) -> None:

@@ -102,5 +102,13 @@ class CircuitBreaker:
     async def arecord_success(self, model: str) -> BreakerState:
         return await self._arun(_SUCCESS, model)
 
+    def open_until(self, models: list[str]) -> list[float]:
+        """When each breaker's current opening ends (0: closed), in one round trip; for the
+        metrics, which read the state without taking part in it (no probe is claimed)."""
+        pipeline = self._admin.pipeline(transaction=False)
+        for model in models:
+            pipeline.hget(self._keys(model)[0], "opened_until")
+        return [float(value or 0) for value in pipeline.execute()]
+
     def reset(self, model: str) -> None:
         self._admin.delete(*self._keys(model))

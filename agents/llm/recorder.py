@@ -67,14 +67,16 @@ class CallRecorder:
 
     @staticmethod
     def _observe(attempt: Attempt) -> None:
-        metrics.calls.labels(attempt.model, attempt.status).inc()
-        metrics.latency.labels(attempt.model).observe(attempt.latency_s)
+        model, purpose = attempt.model, attempt.purpose
+        metrics.calls.labels(model, purpose, attempt.status).inc()
+        metrics.latency.labels(model, purpose).observe(attempt.latency_s)
         if attempt.ttft_s is not None:
-            metrics.time_to_first_token.labels(attempt.model).observe(attempt.ttft_s)
+            metrics.time_to_first_token.labels(model, purpose).observe(attempt.ttft_s)
         if attempt.error_reason:
-            metrics.failures.labels(attempt.model, attempt.error_reason).inc()
-        metrics.tokens.labels(attempt.model, "prompt").inc(attempt.prompt_tokens)
-        metrics.tokens.labels(attempt.model, "completion").inc(attempt.completion_tokens)
+            metrics.failures.labels(model, purpose, attempt.error_reason).inc()
+        metrics.tokens.labels(model, "prompt").inc(attempt.prompt_tokens)
+        metrics.tokens.labels(model, "completion").inc(attempt.completion_tokens)
+        metrics.cost.labels(model).inc(attempt.cost_usd)
 
     def _ensure_writer(self) -> None:
         if self._thread is not None and self._thread.is_alive():

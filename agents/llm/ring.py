@@ -175,7 +175,7 @@ class _RingRun:
         for endpoint in self.order:
             state = await self._allow(endpoint)
             if state is BreakerState.OPEN:
-                metrics.failures.labels(endpoint.name, "breaker_open").inc()
+                metrics.failures.labels(endpoint.name, self.purpose, "breaker_open").inc()
                 last = last or Failure(Verdict.NEXT_MODEL, "breaker_open")
                 continue
             if previous is not None:
@@ -230,6 +230,7 @@ class _RingRun:
         )
         if delay >= self.remaining():
             return False
+        metrics.retries.labels(endpoint.name, self.purpose).inc()
         await asyncio.sleep(delay)
         return True
 
@@ -328,7 +329,7 @@ class _RingRun:
 
     async def _announce_fallback(self, source, target, failure):
         reason = failure.reason if failure else "unavailable"
-        metrics.fallbacks.labels(source.name, target.name, reason).inc()
+        metrics.fallbacks.labels(source.name, target.name, self.purpose).inc()
         logger.warning("LLM fallback %s -> %s (%s)", source.name, target.name, reason)
         data = {"from_model": source.name, "to_model": target.name, "reason": reason}
         if self.listener is not None:
@@ -355,7 +356,6 @@ class _RingRun:
         except redis.RedisError:
             logger.warning("breaker store unreachable; trying %s anyway", endpoint.name)
             return BreakerState.CLOSED
-        self._show_breaker(endpoint, state is BreakerState.OPEN)
         return state
 
     async def _record_failure(self, endpoint) -> bool:
@@ -367,7 +367,6 @@ class _RingRun:
         except redis.RedisError:
             return False
         if opened:
-            self._show_breaker(endpoint, True)
             logger.warning("circuit breaker open for %s", self._breaker_key(endpoint))
         return opened
 
@@ -376,10 +375,6 @@ class _RingRun:
             await self.breaker.arecord_success(self._breaker_key(endpoint))
         except redis.RedisError:
             return
-        self._show_breaker(endpoint, False)
-
-    def _show_breaker(self, endpoint, is_open: bool) -> None:
-        metrics.breaker_state.labels(endpoint.name, self.purpose).set(1 if is_open else 0)
 
 
 def _index_of(models: Sequence[ModelEndpoint], name: str | None) -> int:

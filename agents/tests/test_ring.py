@@ -276,11 +276,14 @@ class TestBreaker:
         assert requests_to(llm, PRIMARY) == 6
 
     def test_the_open_gauge_is_per_model_and_purpose(self, llm):
-        """A judge's breaker opening shows on the judge's series only, never the chat's."""
+        """A judge's breaker opening shows on the judge's series only, never the chat's; the
+        gauge reads Redis, so every process reports the same state."""
+        from agents.llm.metrics import BreakerCollector
 
         def gauge(purpose):
+            (family,) = BreakerCollector().collect()
             labels = {"model": PRIMARY, "purpose": purpose}
-            return REGISTRY.get_sample_value("llm_breaker_open", labels)
+            return next(s.value for s in family.samples if s.labels == labels)
 
         llm.set_faults(PRIMARY, {"kind": "status_500"})
         ModelRing(purpose="judge").invoke([HumanMessage("grade")])
@@ -349,22 +352,20 @@ class TestRecords:
             return REGISTRY.get_sample_value(name, labels) or 0
 
         before = (
-            value("llm_calls_total", model=FALLBACK, status="ok"),
-            value("llm_failures_total", model=PRIMARY, reason="server_error"),
-            value(
-                "llm_fallbacks_total", from_model=PRIMARY, to_model=FALLBACK, reason="server_error"
-            ),
+            value("llm_calls_total", model=FALLBACK, purpose="chat", status="ok"),
+            value("llm_failures_total", model=PRIMARY, purpose="chat", reason="server_error"),
+            value("llm_retries_total", model=PRIMARY, purpose="chat"),
+            value("llm_fallbacks_total", from_model=PRIMARY, to_model=FALLBACK, purpose="chat"),
         )
         llm.set_faults(PRIMARY, {"kind": "status_500"})
         ask()
         after = (
-            value("llm_calls_total", model=FALLBACK, status="ok"),
-            value("llm_failures_total", model=PRIMARY, reason="server_error"),
-            value(
-                "llm_fallbacks_total", from_model=PRIMARY, to_model=FALLBACK, reason="server_error"
-            ),
+            value("llm_calls_total", model=FALLBACK, purpose="chat", status="ok"),
+            value("llm_failures_total", model=PRIMARY, purpose="chat", reason="server_error"),
+            value("llm_retries_total", model=PRIMARY, purpose="chat"),
+            value("llm_fallbacks_total", from_model=PRIMARY, to_model=FALLBACK, purpose="chat"),
         )
-        assert [b - a for a, b in zip(before, after, strict=True)] == [1, 3, 1]
+        assert [b - a for a, b in zip(before, after, strict=True)] == [1, 3, 2, 1]
 
     def test_cancelled_request_is_recorded_as_interrupted(self, llm, calls):
         slow = SimulatorConfig(ttft_ms=0, tokens_per_s=20, reply_tokens=100)

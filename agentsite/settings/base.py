@@ -304,6 +304,10 @@ CSRF_FAILURE_VIEW = "agentsite.errors.csrf_failure"
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Networks that may scrape /metrics without the token; None means anyone (development only).
 METRICS_ALLOWED_NETWORKS = None
+# The Celery worker's own metrics port (its pool's tasks and LLM calls; 0: none). Loopback by
+# default; compose opens it to the stack's network, where Prometheus scrapes every replica.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)
+WORKER_METRICS_ADDRESS = env("WORKER_METRICS_ADDRESS", default="127.0.0.1")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 
 LOGGING = {

@@ -23,6 +23,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; te
 # Tests that check limits set their own.
 RATE_LIMITS = {**RATE_LIMITS, "user": env("RATE_LIMIT_USER", default="10000/m")}
 CELERY_TASK_ALWAYS_EAGER = False
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)  # tests that scrape pick a port
 
 # The LLM simulator stands in for every model; tests point LLM_BASE_URL at their instance.
 LLM_MODELS = env("LLM_MODELS", default="sim-primary,sim-fallback")

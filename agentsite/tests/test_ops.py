@@ -100,6 +100,7 @@ def test_unknown_api_path_is_a_problem_but_pages_stay_html(client):
     assert client.get("/nowhere")["Content-Type"].startswith("text/html")
 
 
+@pytest.mark.django_db  # the evaluation progress is read from the database at scrape time
 class TestMetrics:
     def test_open_in_development(self, client):
         response = client.get("/metrics")

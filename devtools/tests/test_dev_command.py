@@ -28,7 +28,7 @@ def free_port() -> int:
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_dev_starts_web_worker_and_beat_and_stops_them_all():
-    port = free_port()
+    port, worker_metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "agentsite.settings.dev",
@@ -37,8 +37,9 @@ def test_dev_starts_web_worker_and_beat_and_stops_them_all():
         "LLM_API_KEY": "sk-test",  # an API key: no local model server
         "LLM_BASE_URL": "http://127.0.0.1:9/v1",
     }
+    command = [sys.executable, "manage.py", "dev", "--port", str(port)]
     dev = subprocess.Popen(
-        [sys.executable, "manage.py", "dev", "--port", str(port)],
+        [*command, "--worker-metrics-port", str(worker_metrics_port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -53,6 +54,8 @@ def test_dev_starts_web_worker_and_beat_and_stops_them_all():
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 200
+        assert _answers(f"http://127.0.0.1:{worker_metrics_port}/metrics")
         children = psutil.Process(dev.pid).children()
         commands = " ".join(" ".join(child.cmdline()) for child in children)
         assert "uvicorn" in commands
@@ -67,3 +70,14 @@ def test_dev_starts_web_worker_and_beat_and_stops_them_all():
     assert "Demo login: demo@example.com" in output
     assert "Stopped." in output
     assert not [child for child in children if child.is_running() and child.status() != "zombie"]
+
+
+def _answers(url: str, timeout: float = 60) -> bool:
+    """The worker serves its metrics once it is ready, seconds after the web server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(url).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return False

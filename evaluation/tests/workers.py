@@ -16,13 +16,16 @@ from agentsite import pg
 class WorkerProcess:
     """`celery worker` in its own process group, on the test database and broker."""
 
-    def __init__(self, name: str, llm_base_url: str, log_path, settings_module: str):
+    def __init__(
+        self, name: str, llm_base_url: str, log_path, settings_module: str, env: dict | None = None
+    ):
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": settings_module,
             "DATABASE_URL": pg.url(connections["default"].settings_dict),
             "REDIS_URL": settings.REDIS_URL,
             "LLM_BASE_URL": llm_base_url,
+            **(env or {}),
         }
         command = [sys.executable, "-m", "celery", "-A", "agentsite.celery:app", "worker"]
         command += ["--pool", "prefork", "--concurrency", "2", "-n", f"{name}@%h"]

@@ -4,9 +4,14 @@ Starts the embedded Postgres + Valkey (unless DATABASE_URL and REDIS_URL are set
 ensures the demo user, then runs the ASGI server, a Celery worker, Celery beat and, with no
 LLM_API_KEY, the local model server as child processes. If any child dies the rest are
 stopped, so a half-running product never lingers.
+
+Metrics as in production: web and worker each get a fresh multiprocess directory under
+`.data/metrics/` (prometheus_client needs it empty at start), the web's at /metrics, the
+worker's (its pool processes' tasks and LLM calls) on --worker-metrics-port.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +24,7 @@ from django.core.management.base import BaseCommand
 from devtools import stack
 
 STOP_GRACE_SECONDS = 15
+METRICS_ROOT = settings.BASE_DIR / ".data" / "metrics"
 
 
 def _interrupt(signum, frame):
@@ -31,8 +37,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--worker-metrics-port", type=int, default=9808)
 
-    def handle(self, *args, host, port, **options):
+    def handle(self, *args, host, port, worker_metrics_port, **options):
         # Ctrl-C and `kill` both stop everything, even where SIGINT came in ignored (a shell
         # script's background job) or SIGTERM would kill us before the children.
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -43,7 +50,7 @@ class Command(BaseCommand):
             self.stdout.write(stack.format_urls(urls))
         call_command("migrate", interactive=False, verbosity=1)
         call_command("ensure_demo_user")
-        children = self._start_children(host, port)
+        children = self._start_children(host, port, worker_metrics_port)
         self.stdout.write(self.style.SUCCESS(f"agentsite is up at http://{host}:{port}/"))
         try:
             self._wait_for_first_exit(children)
@@ -55,7 +62,7 @@ class Command(BaseCommand):
                 stack.stop("dev")
         self.stdout.write("Stopped.")
 
-    def _start_children(self, host, port) -> dict[str, subprocess.Popen]:
+    def _start_children(self, host, port, worker_metrics_port) -> dict[str, subprocess.Popen]:
         module = [sys.executable, "-m"]
         celery = [*module, "celery", "-A", "agentsite.celery:app"]
         web = ["uvicorn", "agentsite.asgi:application", "--host", host, "--port", str(port)]
@@ -67,10 +74,20 @@ class Command(BaseCommand):
         if getattr(settings, "SERVE_LOCAL_LLM", False):  # no API key: the embedded local model
             port_option = ["--port", str(settings.LOCAL_LLM_PORT)]
             commands["llm"] = [*module, "devtools.llmservers.local", *port_option]
+        environments = {
+            "web": {"PROMETHEUS_MULTIPROC_DIR": _fresh_metrics_dir("web")},
+            "worker": {
+                "PROMETHEUS_MULTIPROC_DIR": _fresh_metrics_dir("worker"),
+                "WORKER_METRICS_PORT": str(worker_metrics_port),
+                "WORKER_METRICS_ADDRESS": host,
+            },
+        }
         # Each child gets its own process group: the terminal's Ctrl-C reaches only us, and we
         # stop the children in order.
         return {
-            name: subprocess.Popen(cmd, start_new_session=True)  # noqa: S603 (our own commands)
+            name: subprocess.Popen(  # noqa: S603 (our own commands)
+                cmd, env={**os.environ, **environments.get(name, {})}, start_new_session=True
+            )
             for name, cmd in commands.items()
         }
 
@@ -93,3 +110,11 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def _fresh_metrics_dir(process: str) -> str:
+    """An empty multiprocess directory: files of an earlier run would be summed in."""
+    path = METRICS_ROOT / process
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)

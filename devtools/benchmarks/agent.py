@@ -83,36 +83,6 @@ class ChatClient:
         """Starts timing the session's title from now (its first answer has just ended)."""
         return TitleWatch(self.http.base_url, dict(self.http.headers), session_id)
 
-
-class TitleWatch:
-    """Polls one session until the worker has titled it, in a thread of its own (the task's
-    next turns go on meanwhile), with its own connection."""
-
-    def __init__(self, base_url, headers: dict, session_id: str):
-        self.started = time.perf_counter()
-        self.seconds: float | None = None  # from the first answer to the title, once seen
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=HTTP_TIMEOUT)
-        self._thread = threading.Thread(target=self._poll, args=(session_id,), daemon=True)
-        self._thread.start()
-
-    def _poll(self, session_id: str) -> None:
-        try:
-            while time.perf_counter() - self.started < TITLE_TIMEOUT:
-                session = self._http.get(f"/api/v1/sessions/{session_id}")
-                if session.status_code == 200 and session.json().get("title"):
-                    self.seconds = time.perf_counter() - self.started
-                    return
-                time.sleep(TITLE_POLL_SECONDS)
-        except httpx.HTTPError:
-            pass  # no figure for this session
-        finally:
-            self._http.close()
-
-    def result(self) -> float | None:
-        """The seconds to the title, waiting for the watch to end; None: none came in time."""
-        self._thread.join()
-        return self.seconds
-
     def turn(self, session_id: str, content: str, *, session: int, index: int) -> TurnRecord:
         """Send one message on the stream and record what came back, as it came."""
         record = TurnRecord(content=content, session=session, index=index)
@@ -148,6 +118,36 @@ class TitleWatch:
             record.ttft = first_token - started
             record.decode_seconds = ended - first_token
         return record
+
+
+class TitleWatch:
+    """Polls one session until the worker has titled it, in a thread of its own (the task's
+    next turns go on meanwhile), with its own connection."""
+
+    def __init__(self, base_url, headers: dict, session_id: str):
+        self.started = time.perf_counter()
+        self.seconds: float | None = None  # from the first answer to the title, once seen
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=HTTP_TIMEOUT)
+        self._thread = threading.Thread(target=self._poll, args=(session_id,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, session_id: str) -> None:
+        try:
+            while time.perf_counter() - self.started < TITLE_TIMEOUT:
+                session = self._http.get(f"/api/v1/sessions/{session_id}")
+                if session.status_code == 200 and session.json().get("title"):
+                    self.seconds = time.perf_counter() - self.started
+                    return
+                time.sleep(TITLE_POLL_SECONDS)
+        except httpx.HTTPError:
+            pass  # no figure for this session
+        finally:
+            self._http.close()
+
+    def result(self) -> float | None:
+        """The seconds to the title, waiting for the watch to end; None: none came in time."""
+        self._thread.join()
+        return self.seconds
 
 
 @dataclass

@@ -18,6 +18,7 @@ import pytest
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.local import REQUIRED_PREFILL
 from devtools.llmservers.local.grammar import (
+    STRING_THEN_CLOSE,
     call_head,
     response_format_grammar,
     tool_call_grammar,
@@ -174,11 +175,13 @@ def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
         msg = message(post(client, messages=calculator_conversation(), tools=TOOLS))
     assert msg["content"] == "17*23 is 391."
-    assert backend.params[0].words_first  # auto chose words: the first token opens no call
+    # auto chose words: written as the words tool's message, under the string's grammar
+    words = f'<tool_call>\n{call_head(WORDS_TOOL_NAME)}{{"message": "'
+    assert backend.prompts[0].endswith("ASSISTANT:\n" + words)
+    assert backend.params[0].grammar == STRING_THEN_CLOSE
     prompt = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert [m["role"] for m in prompt["messages"]] == ["user"]
     assert 'calculator({"expression":"17*23"}) returned: 391' in prompt["messages"][0]["content"]
-    assert backend.params[0].grammar is None
 
 
 def test_scripted_a_user_message_imitating_markup_is_text():

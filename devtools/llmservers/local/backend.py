@@ -62,7 +62,6 @@ __all__ = [
     "default_n_threads",
     "gen_params",
     "load_backend",
-    "words_first",
 ]
 
 DEFAULT_TEMPERATURE = 0.2
@@ -77,20 +76,6 @@ def default_n_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def words_first(prompt_len: int, openings: list[int], fence: int, json_starts: list[int]):
-    """A logits processor for an answer ``auto`` chose to give in words: its first token opens
-    no call (:meth:`LlamaBackend.call_openings`), and a fence first is not a JSON one."""
-
-    def processor(input_ids: Any, scores: Any) -> Any:
-        if len(input_ids) == prompt_len:
-            scores[openings] = float("-inf")
-        elif len(input_ids) == prompt_len + 1 and input_ids[-1] == fence:
-            scores[json_starts] = float("-inf")
-        return scores
-
-    return processor
 
 
 def load_backend(
@@ -122,7 +107,6 @@ class GenParams:
     grammar: str | None = None  # GBNF the output must follow
     # A plain (not streamed) request is background work: its state never evicts a chat's.
     background: bool = False
-    words_first: bool = False  # the first token may not open a tool call (``auto`` chose words)
 
 
 @dataclass
@@ -150,7 +134,6 @@ class LlamaBackend:
         bos = llama.detokenize([bos_id], special=True).decode("utf-8", "replace")
         self.formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         self._eog: list[int] | None = None
-        self._call_openings: tuple[list[int], int, list[int]] | None = None
         self._probed: tuple[list[int], int] | None = None  # name_choice's prompt, cached
         self.cache = PromptCache(cache_slots)
         self._next_message = self._next_message_opening()
@@ -201,29 +184,6 @@ class LlamaBackend:
             except AttributeError:  # pragma: no cover - other llama-cpp-python versions
                 self._eog = [self.llama.token_eos()]
         return self._eog
-
-    def _tokens_where(self, starts: tuple[str, ...]) -> list[int]:
-        """The tokens whose text (left-stripped, lowercased) begins with one of ``starts``."""
-        llama = self.llama
-        found = []
-        for token in range(llama.n_vocab()):
-            text = llama.detokenize([token], special=True).decode("utf-8", "replace")
-            if text.lstrip().lower().startswith(starts):
-                found.append(token)
-        return found
-
-    def call_openings(self) -> tuple[list[int], int, list[int]]:
-        """The tokens a call begins with -- ``<tool_call>``, JSON (``{``, ``{"``) as the small
-        models write their calls, ``<`` (their made-up ``<tool_response>``) -- then the fence
-        token and what makes a fence a JSON one (``json``, ``{``)."""
-        if self._call_openings is None:
-            (fence,) = self.tokenize("```")
-            self._call_openings = (
-                self._tokens_where(("{", "<")),
-                fence,
-                self._tokens_where(("json", "{")),
-            )
-        return self._call_openings
 
     def _next_token_probabilities(self, tokens: list[int]) -> Any:
         import numpy as np
@@ -359,7 +319,7 @@ class LlamaBackend:
         self, tokens: list[int], params: GenParams, cancel: threading.Event, emit: Emit
     ) -> GenResult:
         """The generation itself, once every prompt token but the last is in the KV cache."""
-        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+        from llama_cpp import StoppingCriteriaList
 
         prompt_len = len(tokens)
         sampled = 0
@@ -383,11 +343,6 @@ class LlamaBackend:
             frequency_penalty=params.frequency_penalty,
             logit_bias=bias or None,
             grammar=_grammar(params.grammar),
-            logits_processor=(
-                LogitsProcessorList([words_first(prompt_len, *self.call_openings())])
-                if params.words_first
-                else None
-            ),
             stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
             stream=True,
         )

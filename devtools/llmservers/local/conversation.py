@@ -136,11 +136,16 @@ def turn_results(
 
 
 def answer_now_messages(
-    messages: list[JSON], results: Mapping[tuple[str, str], ToolResult], repeated: list[ParsedCall]
+    messages: list[JSON],
+    results: Mapping[tuple[str, str], ToolResult],
+    repeated: list[ParsedCall],
+    *,
+    calls_allowed: bool = False,
 ) -> list[JSON]:
     """Template messages for answering from tool results: the turn's tool exchange (after the
     last user message) and the results of the ``repeated`` calls are folded into the last user
-    message, followed by the instruction to answer with them, without calling a tool."""
+    message, followed by the instruction to answer with them: without calling a tool, or, with
+    ``calls_allowed``, calling one only for what they leave unanswered (a two-step question)."""
     msgs = template_messages(messages)
     last_user = _last_user(msgs)
     question = msgs[last_user]["content"] if last_user >= 0 else ""
@@ -155,11 +160,16 @@ def answer_now_messages(
         if len(content) > MAX_RESULT_CHARS:
             content = content[:MAX_RESULT_CHARS] + " [...]"
         lines.append(f"- {result.name}({result.arguments}) returned: {content}")
+    then = (
+        " If they leave part of the question unanswered, call the tool for that part."
+        if calls_allowed
+        else " Do not call a tool."
+    )
     block = (
         "Tool results:\n"
         + "\n".join(lines)
         + "\n\nAnswer the question with these results: say what they are, in a sentence."
-        " Do not call a tool."
+        + then
     )
     return [*head, {"role": "user", "content": f"{question}\n\n{block}" if question else block}]
 

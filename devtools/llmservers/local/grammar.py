@@ -16,7 +16,14 @@ from collections.abc import Iterable
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.protocol import JSON
 
-__all__ = ["call_head", "response_format_grammar", "tool_call_grammar"]
+__all__ = ["STRING_THEN_CLOSE", "call_head", "response_format_grammar", "tool_call_grammar"]
+
+# The rest of a JSON string (its opening quote already written) and ``}}`` after it: the words
+# of an answer written as the one argument of a call (:mod:`.turn`, ``auto``'s words).
+STRING_THEN_CLOSE = r"""root ::= char* "\"}}"
+char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" hex hex hex hex)
+hex ::= [0-9a-fA-F]
+"""
 
 
 def call_head(name: str) -> str:

@@ -17,6 +17,8 @@ from agents.models import LLMCall, Message
 from agents.sse import decode
 from agentsite.loops import background_loop
 from devtools.llmservers.simulator import SimulatorConfig, echo_reply, running_simulator
+from devtools.testing import bearer as auth
+from devtools.testing import stream_turn as stream
 from devtools.testing import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,27 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def server(asgi_server, llm):
     return asgi_server(env={"LLM_BASE_URL": llm.base_url, "SSE_HEARTBEAT_SECONDS": "15"})
-
-
-def auth(user) -> dict:
-    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
-
-
-def stream(
-    server, user, session, content="hello there", headers=None, **kwargs
-) -> list[tuple[str, dict]]:
-    """POST the stream and collect every event until it ends."""
-    with httpx.stream(
-        "POST",
-        f"{server.url}/api/v1/sessions/{session.pk}/stream",
-        json={"content": content},
-        headers={**auth(user), **(headers or {})},
-        timeout=30,
-        **kwargs,
-    ) as response:
-        assert response.status_code == 200, response.read()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        return list(decode(response.iter_lines()))
 
 
 def names(events):

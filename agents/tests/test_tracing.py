@@ -12,6 +12,7 @@ from agents.llm import ModelRing
 from agents.models import ChatSession, Message
 from agents.sse import decode
 from agentsite import tracing
+from devtools.testing import api_turn as chat
 from memory import services as memories
 from memory.tests.conftest import extraction, say
 
@@ -19,16 +20,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PRIMARY, FALLBACK = "sim-primary", "sim-fallback"
 QUESTION = "Where do I live, and what is 6*7?"  # a memory to find, a sum for the calculator
-
-
-def chat(auth_client, user, content: str) -> Message:
-    """One turn through the API; its answer's row."""
-    session = ChatSession.objects.create(owner=user)
-    response = auth_client.post(
-        f"/api/v1/sessions/{session.pk}/messages", {"content": content}, format="json"
-    )
-    assert response.status_code == 201
-    return Message.objects.get(pk=response.json()["assistant_message"]["id"])
 
 
 def remember(llm, user, fact: str) -> None:

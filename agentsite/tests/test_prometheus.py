@@ -14,15 +14,13 @@ from datetime import timedelta
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import services
-from agents.sse import decode
 from agentsite.celery import app as celery_app
 from devtools.prometheus import PrometheusServer, ScrapeTarget, alert_rules, panel_queries
 from devtools.prometheus.expressions import rule_files
 from devtools.prometheus.server import QueryError
-from devtools.testing import wait_for
+from devtools.testing import stream_turn, wait_for
 from evaluation import services as evaluation_services
 from evaluation.models import EvaluationRun
 from evaluation.tests.workers import WorkerProcess
@@ -74,16 +72,7 @@ def stack(asgi_server, llm, tmp_path):
 
 
 def chat(server, user, session, content) -> list[str]:
-    token = RefreshToken.for_user(user).access_token
-    with httpx.stream(
-        "POST",
-        f"{server.url}/api/v1/sessions/{session.pk}/stream",
-        json={"content": content},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    ) as response:
-        assert response.status_code == 200, response.read()
-        return [name for name, _ in decode(response.iter_lines())]
+    return [name for name, _ in stream_turn(server, user, session, content)]
 
 
 def test_every_panel_and_alert_expression_returns_series(stack, llm, user):

@@ -7,22 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from agents.models import ChatSession, Message
 from agentsite import tracing
 from agentsite.tests.fake_langfuse import SCORES, TRACES
+from devtools.testing import api_turn as chat
 from evaluation import judges, services
 from evaluation.models import EvaluationScore
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def chat(auth_client, user, content: str) -> Message:
-    session = ChatSession.objects.create(owner=user)
-    response = auth_client.post(
-        f"/api/v1/sessions/{session.pk}/messages", {"content": content}, format="json"
-    )
-    assert response.status_code == 201
-    return Message.objects.get(pk=response.json()["assistant_message"]["id"])
 
 
 def grade(metrics=("relevance",)):

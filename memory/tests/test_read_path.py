@@ -5,16 +5,14 @@ recall_memory tool; and neither ever shows another person's memories."""
 import ast
 import json
 
-import httpx
 import pytest
 import redis
 from django.conf import settings
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from agents import services as chat
 from agents.graph import prompts
 from agents.models import Message
-from agents.sse import decode
+from devtools.testing import stream_turn
 from evaluation.selectors import judge_input
 from memory import tasks
 from memory.tests.conftest import extraction
@@ -35,17 +33,7 @@ def server(asgi_server, llm):
 
 def answer(server, user, content: str) -> tuple[str, list]:
     """One turn in a new session: the answer's text and the stream's events."""
-    session = chat.create_session(owner=user)
-    token = RefreshToken.for_user(user).access_token
-    with httpx.stream(
-        "POST",
-        f"{server.url}/api/v1/sessions/{session.pk}/stream",
-        json={"content": content},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    ) as response:
-        assert response.status_code == 200, response.read()
-        events = list(decode(response.iter_lines()))
+    events = stream_turn(server, user, chat.create_session(owner=user), content)
     assert events[-1][0] == "done", events
     return "".join(data["text"] for name, data in events if name == "token"), events
 

@@ -1,10 +1,14 @@
 """Reads for the chat: always scoped to the person asking (another's session is a 404)."""
 
+import operator
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import reduce
 
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -46,16 +50,18 @@ def first_exchange(session_id) -> list[tuple[str, str]]:
 
 
 async def search_user_messages(user_id, query: str, *, limit: int) -> list[tuple]:
-    """The person's own messages whose text contains every word of `query`, newest first."""
-    words = [word for word in query.split() if len(word) > 1][:8]
+    """The person's own messages that share a word with `query` (Postgres full text, English
+    stems: "parking location" finds "I parked on level 3"), the best match first, then the
+    newest. Every word was once required, and a model's own wording of the query found nothing."""
+    words = [word for word in re.findall(r"\w+", query) if len(word) > 1][:8]
     if not words:
         return []
-    matches = Q()
-    for word in words:
-        matches &= Q(content__icontains=word)
+    terms = reduce(operator.or_, (SearchQuery(word, config="english") for word in words))
     rows = (
-        Message.objects.filter(matches, session__owner_id=uuid.UUID(str(user_id)), role="user")
-        .order_by("-created_at")
+        Message.objects.filter(session__owner_id=uuid.UUID(str(user_id)), role="user")
+        .annotate(rank=SearchRank(SearchVector("content", config="english"), terms))
+        .filter(rank__gt=0)
+        .order_by("-rank", "-created_at")
         .values_list("created_at", "session__title", "content")[:limit]
     )
     return [(when, title or "untitled", text[:300]) async for when, title, text in rows]

@@ -128,6 +128,19 @@ class TestContext:
         assert "Petrel" in result.content
         assert "Osprey" not in result.content
 
+    def test_past_messages_are_found_by_any_word_and_its_stem(self, make_user):
+        """A model words its query its own way: "parking location" must find "I parked"."""
+        ada = make_user("ada@example.com")
+        session = services.create_session(owner=ada, title="car")
+        for text in ("I parked on level 3, spot B12.", "The weather is nice."):
+            Message.objects.create(session=session, role="user", content=text)
+        query = {"query": "parking location"}
+        (result,) = run_tools(("search_past_messages", query), user_id=str(ada.pk))
+        assert "spot B12" in result.content
+        assert "weather" not in result.content
+        (result,) = run_tools(("search_past_messages", {"query": "the"}), user_id=str(ada.pk))
+        assert result.content == "No earlier message matches."
+
     def test_the_model_cannot_name_another_person(self, make_user):
         ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
         session = services.create_session(owner=bob)

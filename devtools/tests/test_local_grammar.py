@@ -18,7 +18,6 @@ import pytest
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.local import REQUIRED_PREFILL
 from devtools.llmservers.local.grammar import (
-    STRING_THEN_CLOSE,
     call_head,
     response_format_grammar,
     tool_call_grammar,
@@ -164,7 +163,7 @@ def test_scripted_an_auto_call_is_prefilled_and_under_the_grammar():
     # The chosen tool's call is opened up to its arguments, under that tool's grammar.
     head = call_head("calculator")
     assert backend.prompts[0].endswith(f"ASSISTANT:\n<tool_call>\n{head}")
-    assert backend.params[0].grammar == tool_call_grammar([CALCULATOR], head)
+    assert backend.params[0].grammar == tool_call_grammar([CALCULATOR], head, then=TOOLS)
     # auto's prompt offers one more tool, for an answer in words.
     rendered = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert rendered["tools"] == [*(t["function"]["name"] for t in TOOLS), WORDS_TOOL_NAME]
@@ -175,10 +174,10 @@ def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_
     with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
         msg = message(post(client, messages=calculator_conversation(), tools=TOOLS))
     assert msg["content"] == "17*23 is 391."
-    # auto chose words: written as the words tool's message, under the string's grammar
+    # auto chose words: written as the words tool's message, up to the string's end
     words = f'<tool_call>\n{call_head(WORDS_TOOL_NAME)}{{"message": "'
     assert backend.prompts[0].endswith("ASSISTANT:\n" + words)
-    assert backend.params[0].grammar == STRING_THEN_CLOSE
+    assert (backend.params[0].grammar, backend.params[0].stop) == (None, ['"}'])
     prompt = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert [m["role"] for m in prompt["messages"]] == ["user"]
     assert 'calculator({"expression":"17*23"}) returned: 391' in prompt["messages"][0]["content"]

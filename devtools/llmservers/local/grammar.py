@@ -16,14 +16,7 @@ from collections.abc import Iterable
 from devtools.llmservers import protocol as proto
 from devtools.llmservers.protocol import JSON
 
-__all__ = ["STRING_THEN_CLOSE", "call_head", "response_format_grammar", "tool_call_grammar"]
-
-# The rest of a JSON string (its opening quote already written) and ``}}`` after it: the words
-# of an answer written as the one argument of a call (:mod:`.turn`, ``auto``'s words).
-STRING_THEN_CLOSE = r"""root ::= char* "\"}}"
-char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" hex hex hex hex)
-hex ::= [0-9a-fA-F]
-"""
+__all__ = ["call_head", "response_format_grammar", "tool_call_grammar"]
 
 
 def call_head(name: str) -> str:
@@ -66,20 +59,33 @@ def response_format_grammar(response_format: JSON | None) -> str | None:
     return converter.format_grammar()
 
 
-def tool_call_grammar(tools: Iterable[JSON], written: str = "") -> str:
-    """The grammar of one call to one of ``tools`` (OpenAI tool definitions), continuing after
-    ``written`` (a beginning of the call text, e.g. ``{"name": "``)."""
-    converter = _converter()
+def _calls(converter, tools: Iterable[JSON], written: str, prefix: str) -> str:
+    """The alternatives of one call to one of ``tools`` after ``written``, as a GBNF body."""
     alternatives = []
     for index, tool in enumerate(tools):
         fn = tool["function"]
         parameters = fn.get("parameters") or {"type": "object"}
-        args = _visit(converter, parameters, f"tool-{index}-arguments", "tools")
+        args = _visit(converter, parameters, f"{prefix}-{index}-arguments", "tools")
         head = call_head(fn["name"])
         if head.startswith(written):
             rest = head[len(written) :]
             alternatives.append(f"{_literal(rest) if rest else ''} {args} {_literal('}')}")
     if not alternatives:
         raise ValueError(f"no offered tool call begins with {written!r}")
-    grammar = converter.format_grammar()
-    return grammar + "\nroot ::= " + " | ".join(f"({a})" for a in alternatives) + "\n"
+    return " | ".join(f"({a})" for a in alternatives)
+
+
+def tool_call_grammar(
+    tools: Iterable[JSON], written: str = "", then: Iterable[JSON] | None = None
+) -> str:
+    """The grammar of one call to one of ``tools`` (OpenAI tool definitions), continuing after
+    ``written`` (a beginning of the call text, e.g. ``{"name": "``); with ``then``, the model
+    may close it and open one more call, to one of ``then`` (parallel calls: "the time in Tokyo
+    and in Paris" takes two)."""
+    converter = _converter()
+    first = _calls(converter, tools, written, "tool")
+    if then is None:
+        return converter.format_grammar() + f"\nroot ::= {first}\n"
+    more = _calls(converter, then, "", "then")
+    close, reopen = _literal("\n</tool_call>"), _literal("\n<tool_call>\n")
+    return converter.format_grammar() + f"\nroot ::= ({first}) ({close} ({reopen} ({more}))?)?\n"

@@ -87,8 +87,8 @@ WORDS_TOOL_NAME = "answer_directly"
 WORDS_END = '"}'  # the end of the words' string (and of the call's arguments)
 WORDS_TOOL_DESCRIPTION = (
     "Reply to the person in words, with no tool: greetings, thanks, small talk, jokes, "
-    "opinions, advice, writing, explanations, things you know, and requests that no other "
-    "tool can do."
+    "opinions, advice, writing, explanations, things you know. Also for a request that no "
+    "tool can carry out (book, order, send, post, switch on or off): reply that you can't."
 )
 
 

@@ -5,11 +5,12 @@ import json
 import os
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from devtools.testing import wait_for
 
 PROMETHEUS = os.environ.get("PROMETHEUS_PATH", "/usr/bin/prometheus")
 PROMTOOL = os.environ.get("PROMTOOL_PATH", "/usr/bin/promtool")
@@ -49,17 +50,18 @@ class PrometheusServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def _exited(self) -> bool:
+        return self.process.poll() is not None
+
     def _wait_until_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
+        if wait_for(lambda: self._exited() or self._ready(), timeout) and not self._exited():
+            return
         self.stop()
         raise RuntimeError(f"prometheus did not start: {self.log_path.read_text()[-3000:]}")
 

@@ -12,6 +12,7 @@ from devtools.stress import records, report, timeline
 from devtools.stress.records import TurnRecord
 from devtools.stress.report import ModelTiming, RunShape
 from devtools.stress.throttle import Throttle, Window
+from devtools.testing import wait_for
 
 SHAPE = RunShape(
     users=3,
@@ -178,16 +179,7 @@ def test_the_throttle_sets_the_primary_fault_for_its_window_only():
         throttle = Throttle(simulator.base_url, "sim-primary", Window(0.2, 0.5), 20.0)
         with throttle:
             throttle.start(time.time())
-            assert _eventually(lambda: "sim-primary" in simulator.simulator.faults())
+            assert wait_for(lambda: "sim-primary" in simulator.simulator.faults())
             assert simulator.simulator.faults()["sim-primary"]["retry_after"] == 20.0
-            assert _eventually(lambda: not simulator.simulator.faults())
+            assert wait_for(lambda: not simulator.simulator.faults())
         assert simulator.simulator.faults() == {}
-
-
-def _eventually(condition, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False

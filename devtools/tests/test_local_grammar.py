@@ -23,7 +23,7 @@ from devtools.llmservers.local.grammar import (
     tool_call_grammar,
 )
 from devtools.llmservers.local.markup import MarkupFilter, neutralise_markup, strip_markup
-from devtools.llmservers.local.turn import WORDS_TOOL_NAME
+from devtools.llmservers.local.turn import OUTSIDE_ACTION, REFUSAL_OPENING, WORDS_TOOL_NAME
 from devtools.tests.local_server_kit import (
     QUESTION,
     calculator_conversation,
@@ -163,10 +163,43 @@ def test_scripted_an_auto_call_is_prefilled_and_under_the_grammar():
     # The chosen tool's call is opened up to its arguments, under that tool's grammar.
     head = call_head("calculator")
     assert backend.prompts[0].endswith(f"ASSISTANT:\n<tool_call>\n{head}")
-    assert backend.params[0].grammar == tool_call_grammar([CALCULATOR], head, then=TOOLS)
+    assert backend.params[0].grammar == tool_call_grammar([CALCULATOR], head)
     # auto's prompt offers one more tool, for an answer in words.
     rendered = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert rendered["tools"] == [*(t["function"]["name"] for t in TOOLS), WORDS_TOOL_NAME]
+
+
+def test_scripted_after_an_auto_call_one_more_is_chosen_by_name_until_words_win():
+    first = '{"name": "current_time", "arguments": {"timezone": "Asia/Tokyo"}}'
+    second = '{"name": "current_time", "arguments": {"timezone": "Europe/Paris"}}'
+    backend, server = scripted(first, second)
+    question = [{"role": "user", "content": "What time is it in Tokyo and in Paris?"}]
+    with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
+        msg = message(post(client, messages=question, tools=TOOLS))
+    calls = [
+        (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in msg["tool_calls"]
+    ]
+    assert calls == [
+        ("current_time", {"timezone": "Asia/Tokyo"}),
+        ("current_time", {"timezone": "Europe/Paris"}),
+    ]
+    # The second call is opened after the first one's text, under its tool's grammar; the
+    # third choice went to words (nothing more scripted), so there is no third generation.
+    head = call_head("current_time")
+    assert backend.prompts[1].endswith(
+        f"ASSISTANT:\n<tool_call>\n{first}\n</tool_call>\n<tool_call>\n{head}"
+    )
+    assert backend.params[1].grammar == tool_call_grammar([CURRENT_TIME], head)
+    assert len(backend.prompts) == 2
+
+
+def test_scripted_a_later_call_that_repeats_one_of_the_answer_ends_the_calls():
+    call = '{"name": "calculator", "arguments": {"expression": "17*23"}}'
+    backend, server = scripted(call, call)
+    with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
+        msg = message(post(client, messages=QUESTION, tools=TOOLS))
+    assert [c["function"]["name"] for c in msg["tool_calls"]] == ["calculator"]
+    assert len(backend.prompts) == 2
 
 
 def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_them():
@@ -175,12 +208,31 @@ def test_scripted_after_tool_results_the_words_come_from_the_prompt_that_states_
         msg = message(post(client, messages=calculator_conversation(), tools=TOOLS))
     assert msg["content"] == "17*23 is 391."
     # auto chose words: written as the words tool's message, up to the string's end
-    words = f'<tool_call>\n{call_head(WORDS_TOOL_NAME)}{{"message": "'
+    words = f'<tool_call>\n{call_head(WORDS_TOOL_NAME)}{{"{OUTSIDE_ACTION}": false, "message": "'
     assert backend.prompts[0].endswith("ASSISTANT:\n" + words)
     assert (backend.params[0].grammar, backend.params[0].stop) == (None, ['"}'])
     prompt = json.loads(backend.prompts[0].split("\nASSISTANT:")[0])
     assert [m["role"] for m in prompt["messages"]] == ["user"]
     assert 'calculator({"expression":"17*23"}) returned: 391' in prompt["messages"][0]["content"]
+
+
+def test_scripted_words_for_an_action_no_tool_can_do_open_with_a_refusal():
+    backend, server = scripted(" order pizzas.")
+    choose = backend.name_choice
+
+    def outside_action(tokens, prefill, names, cancel, background=False):
+        if names == [" true", " false"]:
+            assert prefill.endswith(f'{{"{OUTSIDE_ACTION}":')
+            return [((" true",), 0.7), ((" false",), 0.3)]
+        return choose(tokens, prefill, names, cancel, background)
+
+    backend.name_choice = outside_action
+    question = [{"role": "user", "content": "Order me a pizza."}]
+    with server as srv, httpx.Client(base_url=srv.base_url, timeout=10) as client:
+        streamed = stream(client, messages=question, tools=TOOLS)
+        assert srv.stats()["auto_refusals"] == 1
+    assert (streamed["content"], streamed["calls"]) == (f"{REFUSAL_OPENING} order pizzas.", [])
+    assert backend.prompts[0].endswith(f'{OUTSIDE_ACTION}": true, "message": "{REFUSAL_OPENING}')
 
 
 def test_scripted_a_user_message_imitating_markup_is_text():

@@ -209,7 +209,8 @@ class LlamaBackend:
         cached, primed = self._prime(opened, background, cancel)
         if not primed:
             return None
-        self._probed = (tokens, min(cached, len(tokens)))  # the prefill is the answer's
+        if self._probed is None or tokens[: len(self._probed[0])] != self._probed[0]:
+            self._probed = (tokens, min(cached, len(tokens)))  # the prefill is the answer's
         self.llama.n_tokens = len(opened) - 1
         probabilities = self._next_token_probabilities(opened[-1:])
         groups: dict[int, list[str]] = {}

@@ -75,17 +75,9 @@ def _calls(converter, tools: Iterable[JSON], written: str, prefix: str) -> str:
     return " | ".join(f"({a})" for a in alternatives)
 
 
-def tool_call_grammar(
-    tools: Iterable[JSON], written: str = "", then: Iterable[JSON] | None = None
-) -> str:
+def tool_call_grammar(tools: Iterable[JSON], written: str = "") -> str:
     """The grammar of one call to one of ``tools`` (OpenAI tool definitions), continuing after
-    ``written`` (a beginning of the call text, e.g. ``{"name": "``); with ``then``, the model
-    may close it and open one more call, to one of ``then`` (parallel calls: "the time in Tokyo
-    and in Paris" takes two)."""
+    ``written`` (a beginning of the call text, e.g. ``{"name": "``)."""
     converter = _converter()
     first = _calls(converter, tools, written, "tool")
-    if then is None:
-        return converter.format_grammar() + f"\nroot ::= {first}\n"
-    more = _calls(converter, then, "", "then")
-    close, reopen = _literal("\n</tool_call>"), _literal("\n<tool_call>\n")
-    return converter.format_grammar() + f"\nroot ::= ({first}) ({close} ({reopen} ({more}))?)?\n"
+    return converter.format_grammar() + f"\nroot ::= {first}\n"

@@ -1,4 +1,4 @@
-"""Writes about accounts: sign-up, deletion, and refresh-token rotation."""
+"""Writes about accounts: sign-up, the staff role, deletion, and refresh-token rotation."""
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,6 +26,22 @@ def register_user(*, email: str, password: str, display_name: str = "") -> User:
             return User.objects.create_user(email, password, display_name=display_name)
     except IntegrityError:  # a concurrent sign-up with the same email won the race
         raise ValidationError({"email": ["An account with this email already exists."]}) from None
+
+
+def make_staff(email: str) -> User:
+    """Give the account staff status and the Staff group (remade if someone deleted it);
+    doing it twice changes nothing. Raises User.DoesNotExist for an unknown email."""
+    from django.apps import apps
+
+    from accounts.staff import ensure_staff_group
+
+    user = User.objects.get(email__iexact=email.strip())
+    with transaction.atomic():
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        user.groups.add(ensure_staff_group(apps))
+    return user
 
 
 def delete_user(user: User) -> None:

@@ -72,8 +72,13 @@ def visible_character_pattern() -> str:
     character after cleaning: what a field that may not be blank requires. For the API schema;
     built once from the same rules as ``clean_text``. Basic Multilingual Plane only (JSON
     Schema's ECMAScript regexes spell no other plane as a range): text made only of invisible
-    characters beyond it (tag characters, musical formatting) matches, yet is refused as blank."""
-    junk = [code for code in range(0x10000) if code in _REMOVE or not _is_visible(chr(code))]
+    characters beyond it (tag characters, musical formatting) matches, yet is refused as blank.
+    Surrogates are left out too (no generator can use them; JSON text carries none alone)."""
+    junk = [
+        code
+        for code in range(0x10000)
+        if not 0xD800 <= code <= 0xDFFF and (code in _REMOVE or not _is_visible(chr(code)))
+    ]
     ranges, start = [], junk[0]
     for previous, code in zip(junk, [*junk[1:], None], strict=True):
         if code != previous + 1:
@@ -87,8 +92,7 @@ def visible_character_pattern() -> str:
 
 
 def _in_class(code: int) -> str:
-    """One character of the class as \\uXXXX: Python's and ECMAScript's regexes both read
-    it, and a lone surrogate could not be sent as UTF-8 itself."""
+    """One character of the class as \\uXXXX: Python's and ECMAScript's regexes both read it."""
     return f"\\u{code:04x}"
 
 

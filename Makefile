@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-model.txt \
 	requirements/embedder-data.txt
 
-.PHONY: venv chromium prometheus dev test test-fast lint format stack-start stack-stop stack-status load clean bench bench-llm \
+.PHONY: venv chromium prometheus dev test test-fast fuzz lint format stack-start stack-stop stack-status load clean bench bench-llm \
 	bench-chat bench-memory bench-judge bench-agent stress
 
 venv: $(STAMP)
@@ -44,6 +44,12 @@ test: venv lint chromium prometheus
 ## test-fast: lint and the unmarked tests (no browser, local model or extra processes)
 test-fast: venv lint
 	$(PY) -m pytest -m "not browser and not local_model and not processes"
+
+## fuzz: schemathesis (every phase and check) against a live server, as a person and as staff
+fuzz: venv
+	$(PY) -m devtools.stack start --profile test
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-60} FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+		$(PY) -m pytest -q -s -p no:logging agentsite/tests/test_schema_fuzz.py
 
 lint: venv
 	$(PY) -m ruff check .

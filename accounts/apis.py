@@ -27,6 +27,7 @@ class PublicApi(APIView):
 
 class RegisterApi(PublicApi):
     throttle_classes = [RegisterRateThrottle]
+    schema_problems = {409: "an account with this email already exists"}
 
     @extend_schema(
         request=serializers.RegisterSerializer, responses={201: serializers.UserSerializer}
@@ -40,6 +41,7 @@ class RegisterApi(PublicApi):
 
 class TokenApi(PublicApi):
     throttle_classes = [TokenRateThrottle]
+    schema_problems = {401: "the email or the password is wrong"}
 
     @extend_schema(
         request=serializers.TokenObtainSerializer, responses={200: serializers.TokenPairSerializer}
@@ -59,6 +61,7 @@ class TokenApi(PublicApi):
 
 class RefreshApi(PublicApi):
     throttle_classes = [TokenRateThrottle]
+    schema_problems = {401: "the refresh token is invalid, expired or already used"}
 
     @extend_schema(
         request=serializers.RefreshSerializer, responses={200: serializers.RotatedTokensSerializer}
@@ -74,6 +77,7 @@ class LogoutApi(PublicApi):
     """Blacklists a refresh token. Open to anyone holding it: revoking can only help."""
 
     throttle_classes = [UserRateThrottle]
+    schema_problems = {401: "the refresh token is invalid, expired or already revoked"}
 
     @extend_schema(request=serializers.RefreshSerializer, responses={204: None})
     def post(self, request):

@@ -1,6 +1,7 @@
 """Account DTOs: what a client may send, and exactly what leaves the server."""
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from rest_framework import serializers
 
 from accounts.models import User
@@ -17,11 +18,32 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def password_min_length() -> int:
+    """The configured MinimumLengthValidator's length (AUTH_PASSWORD_VALIDATORS), else 1."""
+    lengths = [
+        validator.min_length
+        for validator in password_validation.get_default_password_validators()
+        if isinstance(validator, password_validation.MinimumLengthValidator)
+    ]
+    return max(lengths, default=1)
+
+
 class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """A sign-up. The password must also pass Django's validators that no JSON schema can
+    say: not a common password, not too like the email or name (400 `invalid` otherwise)."""
+
     email = serializers.EmailField(max_length=254)
     # Passwords are never sanitized or trimmed: what the person typed is what they log in with.
-    password = serializers.CharField(
-        write_only=True, max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    # Not all digits (NumericPasswordValidator): the pattern asks for one other character;
+    # and, like every CharField, no NUL.
+    password = serializers.RegexField(
+        r"^[^\x00]*[^0-9\x00][^\x00]*$",
+        write_only=True,
+        min_length=password_min_length(),
+        max_length=128,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        error_messages={"invalid": "A password needs a character other than a digit, and no NUL."},
     )
     display_name = CleanCharField(max_length=100, multiline=False, required=False, allow_blank=True)
 
@@ -32,7 +54,7 @@ class TokenObtainSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 
 class RefreshSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    refresh = serializers.CharField(max_length=2048)
+    refresh = serializers.CharField(max_length=2048, trim_whitespace=False)  # a token, verbatim
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -1,14 +1,22 @@
-"""Writes about accounts: sign-up, deletion, and refresh-token rotation."""
+"""Writes about accounts: sign-up, the staff role, deletion, and refresh-token rotation."""
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import APIException, AuthenticationFailed, ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+
+
+class EmailTaken(APIException):
+    """409: the request was well formed, the address is simply in use."""
+
+    status_code = 409
+    default_code = "email_taken"
+    default_detail = "An account with this email already exists."
 
 
 def register_user(*, email: str, password: str, display_name: str = "") -> User:
@@ -20,12 +28,28 @@ def register_user(*, email: str, password: str, display_name: str = "") -> User:
     except DjangoValidationError as exc:
         raise ValidationError({"password": exc.messages}) from None
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": ["An account with this email already exists."]})
+        raise EmailTaken
     try:
         with transaction.atomic():
             return User.objects.create_user(email, password, display_name=display_name)
     except IntegrityError:  # a concurrent sign-up with the same email won the race
-        raise ValidationError({"email": ["An account with this email already exists."]}) from None
+        raise EmailTaken from None
+
+
+def make_staff(email: str) -> User:
+    """Give the account staff status and the Staff group (remade if someone deleted it);
+    doing it twice changes nothing. Raises User.DoesNotExist for an unknown email."""
+    from django.apps import apps
+
+    from accounts.staff import ensure_staff_group
+
+    user = User.objects.get(email__iexact=email.strip())
+    with transaction.atomic():
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        user.groups.add(ensure_staff_group(apps))
+    return user
 
 
 def delete_user(user: User) -> None:

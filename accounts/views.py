@@ -38,7 +38,9 @@ def signup(request):
                 password=form.cleaned_data["password1"],
                 display_name=form.cleaned_data["display_name"],
             )
-        except ValidationError as exc:  # lost a race for the same email
+        except services.EmailTaken as exc:  # lost a race for the same email
+            form.add_error("email", str(exc.detail))
+        except ValidationError as exc:
             for field, messages in exc.detail.items():
                 form.add_error(field if field in form.fields else None, messages)
         else:

@@ -2,11 +2,13 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import selectors, services
 from agents.admission import admit_turn
+from agents.models import Message
 from agents.serializers import (
     MessageCreateSerializer,
     MessageSerializer,
@@ -44,9 +46,10 @@ class SessionDetailApi(APIView):
     @extend_schema(request=SessionUpdateSerializer, responses={200: SessionSerializer})
     def patch(self, request, session_id):
         session = selectors.session_of(request.user, session_id, with_count=False)
-        incoming = SessionUpdateSerializer(data=request.data)
+        incoming = SessionUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        services.rename_session(session, **incoming.validated_data)
+        if "title" in incoming.validated_data:  # a PATCH changes what it names, if anything
+            services.rename_session(session, **incoming.validated_data)
         return Response(SessionSerializer(selectors.session_of(request.user, session_id)).data)
 
     @extend_schema(responses={204: None})
@@ -71,8 +74,11 @@ class SessionMessagesApi(generics.ListAPIView):
         """The same admission and agent run as the stream, answered in one response."""
         turn = admit_turn(request, session_id)
         background_loop.run(_run_to_end(turn))
-        turn.user_message.refresh_from_db()
-        turn.answer.refresh_from_db()
+        try:
+            turn.user_message.refresh_from_db()
+            turn.answer.refresh_from_db()
+        except Message.DoesNotExist:  # the session was deleted while the agent ran
+            raise NotFound from None
         result = {"user_message": turn.user_message, "assistant_message": turn.answer}
         return Response(TurnResultSerializer(result).data, status=status.HTTP_201_CREATED)
 

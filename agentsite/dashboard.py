@@ -1,12 +1,14 @@
 """The staff dashboard in the admin: today's turns, tokens, cost, fallbacks, evaluations.
 
 Registered under /admin/dashboard/ through `admin.site.admin_view` (staff only, the admin's
-login) and linked from the admin index. "Today" is the current UTC day.
+login) and linked from the admin index, for those who may view LLM calls (the Staff group,
+superusers): the figures are made of them. "Today" is the current UTC day.
 """
 
 from datetime import UTC, datetime, time
 
 from django.contrib import admin
+from django.contrib.auth.decorators import permission_required
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -28,6 +30,7 @@ def todays_pass_rates(today) -> list[dict]:
     ]
 
 
+@permission_required("agents.view_llmcall", raise_exception=True)
 def dashboard(request):
     since = start_of_today()
     context = {

@@ -9,6 +9,7 @@ Callers choose ``max_length``; settings-driven defaults live with the callers.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -63,6 +64,36 @@ def _is_invisible(ch: str) -> bool:
 
 def _is_visible(ch: str) -> bool:
     return not ch.isspace() and not _is_invisible(ch)
+
+
+@functools.cache
+def visible_character_pattern() -> str:
+    """A regex (searched, not anchored) that matches text keeping at least one visible
+    character after cleaning: what a field that may not be blank requires. For the API schema;
+    built once from the same rules as ``clean_text``. Basic Multilingual Plane only (JSON
+    Schema's ECMAScript regexes spell no other plane as a range): text made only of invisible
+    characters beyond it (tag characters, musical formatting) matches, yet is refused as blank.
+    Surrogates are left out too (no generator can use them; JSON text carries none alone)."""
+    junk = [
+        code
+        for code in range(0x10000)
+        if not 0xD800 <= code <= 0xDFFF and (code in _REMOVE or not _is_visible(chr(code)))
+    ]
+    ranges, start = [], junk[0]
+    for previous, code in zip(junk, [*junk[1:], None], strict=True):
+        if code != previous + 1:
+            ranges.append((start, previous))
+            start = code
+    spelt = "".join(
+        _in_class(low) if low == high else f"{_in_class(low)}-{_in_class(high)}"
+        for low, high in ranges
+    )
+    return f"[^{spelt}]"
+
+
+def _in_class(code: int) -> str:
+    """One character of the class as \\uXXXX: Python's and ECMAScript's regexes both read it."""
+    return f"\\u{code:04x}"
 
 
 def _drop_stray_tags(text: str) -> str:
@@ -158,6 +189,9 @@ class CleanCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if len(data) > self.max_length:  # as sent: the schema's maxLength, which clients see
+            error = _too_long(self.max_length)
+            raise serializers.ValidationError(error.message, code=error.code)
         try:
             cleaned = clean_text(
                 data,

@@ -4,6 +4,7 @@ filters, and a chart of the pass rate per metric per day. Scores are evidence: r
 from datetime import timedelta
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -108,7 +109,10 @@ class EvaluationScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ]
 
     def pass_rate_chart(self, request):
-        """Pass rate per metric per day, over the last CHART_DAYS days."""
+        """Pass rate per metric per day, over the last CHART_DAYS days (for those who may
+        view scores)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         today = timezone.now().date()
         rates = selectors.daily_pass_rates(days=CHART_DAYS)
         series = [charts.Series(metric, rates[metric]) for metric in RUBRICS if metric in rates]

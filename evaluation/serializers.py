@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from agentsite.serializers import RejectUnknownFieldsMixin
 from evaluation import selectors
-from evaluation.durations import parse_duration
+from evaluation.durations import DURATION_PATTERN, parse_duration
 from evaluation.judges import METRICS
 from evaluation.models import EvaluationRun
 
@@ -12,7 +12,12 @@ MAX_RUN_LIMIT = 10_000
 
 
 class RunCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    since = serializers.CharField(required=False, default="1h", max_length=16)
+    since = serializers.RegexField(
+        DURATION_PATTERN,
+        required=False,
+        default="1h",
+        error_messages={"invalid": "A duration from 1s to 90d, like 30m, 1h or 7d."},
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_RUN_LIMIT)
     metrics = serializers.ListField(
         child=serializers.ChoiceField(choices=METRICS), required=False, min_length=1

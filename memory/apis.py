@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from memory import selectors, services
-from memory.serializers import MemoryQuerySerializer, MemorySerializer
+from memory.serializers import MAX_QUERY_CHARS, MemoryQuerySerializer, MemorySerializer
 
 
 class MemoryListApi(generics.ListAPIView):
@@ -24,7 +24,15 @@ class MemoryListApi(generics.ListAPIView):
             return selectors.search_memories_of(self.request.user.pk, text)
         return selectors.memories_of(self.request.user.pk)
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="Semantic search.")])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                description="Semantic search.",
+            )
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

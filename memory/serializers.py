@@ -1,6 +1,5 @@
 """Memory DTOs: exactly the fields API.md lists, nothing else (no owner, vector or metadata)."""
 
-from django.conf import settings
 from rest_framework import serializers
 
 from agentsite.sanitize import CleanCharField
@@ -14,9 +13,14 @@ class MemorySerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
+# A query travels in the URL: 1000 characters of 4 UTF-8 bytes, percent-encoded, stay under
+# the 16 KiB a request line may have (uvicorn's h11 answers a longer one in plain text).
+MAX_QUERY_CHARS = 1000
+
+
 class MemoryQuerySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """The list's query string: an optional semantic search, and the page."""
 
-    q = CleanCharField(max_length=settings.MAX_MESSAGE_CHARS, required=False, allow_blank=True)
+    q = CleanCharField(max_length=MAX_QUERY_CHARS, required=False, allow_blank=True)
     page = serializers.IntegerField(min_value=1, required=False)
     page_size = serializers.IntegerField(min_value=1, required=False)

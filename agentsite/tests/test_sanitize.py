@@ -258,8 +258,13 @@ def field_error(field, data):
 
 
 def test_field_cleans_and_maps_errors(drf):
-    field = CleanCharField(max_length=10)
+    field = CleanCharField(max_length=13)
     assert field.run_validation("  a\x00b\u202e\r\nc ") == "ab\nc"
+    assert field_error(field, " " * 13 + "a") == (
+        "too_long",
+        "Ensure this field has no more than 13 characters.",
+    )  # measured as sent, as the OpenAPI schema's maxLength says
+    field = CleanCharField(max_length=10)
     assert field_error(field, "a" * 11) == (
         "too_long",
         "Ensure this field has no more than 10 characters.",

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.core.management import call_command
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as accounts
@@ -123,5 +124,18 @@ class TestAdmin:
             "/admin/memory/memory/",
             {"action": "delete_selected", "_selected_action": [str(memory.pk)], "post": "yes"},
         )
+        assert response.status_code == 302
+        assert not Memory.objects.owned_by(bob.pk).exists()
+
+    def test_the_staff_role_reads_and_deletes_memories_but_changes_none(
+        self, client, make_user, remembered
+    ):
+        _, bob = remembered
+        client.force_login(make_user(email="erasure@example.com"))
+        call_command("make_staff", "erasure@example.com")
+        memory = bobs_memory(bob)
+        assert client.get(f"/admin/memory/memory/{memory.pk}/change/").status_code == 200
+        assert client.get("/admin/memory/memory/add/").status_code == 403
+        response = client.post(f"/admin/memory/memory/{memory.pk}/delete/", {"post": "yes"})
         assert response.status_code == 302
         assert not Memory.objects.owned_by(bob.pk).exists()

@@ -37,7 +37,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if not WHOLE_NUMBER.fullmatch(raw):
                 errors[name] = ["A whole number is required."]
             elif not schema["minimum"] <= int(raw) <= schema.get("maximum", int(raw)):
-                errors[name] = [f"Must be from {schema['minimum']} to {schema.get('maximum')}."]
+                errors[name] = [_range(schema)]
         if errors:
             raise ValidationError(errors)
         return super().paginate_queryset(queryset, request, view)
@@ -47,3 +47,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
         for parameter in parameters:
             parameter["schema"] = self.limits()[parameter["name"]]
         return parameters
+
+
+def _range(schema: dict) -> str:
+    """What a number out of ``schema``'s range is told ("Must be at least 1." for a page)."""
+    if "maximum" in schema:
+        return f"Must be from {schema['minimum']} to {schema['maximum']}."
+    return f"Must be at least {schema['minimum']}."

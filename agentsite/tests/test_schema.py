@@ -94,6 +94,15 @@ def test_pagination_refuses_what_the_schema_does_not_allow(auth_client, query):
     assert response["Content-Type"] == "application/problem+json"
 
 
+def test_pagination_says_the_range_it_wants(auth_client):
+    page = auth_client.get("/api/v1/sessions?page=0").json()["errors"]
+    size = auth_client.get("/api/v1/sessions?page_size=101").json()["errors"]
+    assert (page, size) == (
+        {"page": ["Must be at least 1."]},
+        {"page_size": ["Must be from 1 to 100."]},
+    )
+
+
 def test_a_page_past_the_last_is_404_and_a_patch_of_nothing_changes_nothing(auth_client):
     assert auth_client.get("/api/v1/sessions?page=2&page_size=100").status_code == 404
     session = auth_client.post("/api/v1/sessions", {"title": "Kept"}, format="json").json()

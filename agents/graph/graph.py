@@ -13,8 +13,8 @@ from langgraph.runtime import Runtime
 
 from agents.graph import prompts
 from agents.graph.context import Context
+from agents.graph.general.tools import TOOLS, describe_tool_error, traced_call
 from agents.graph.state import AgentState, TurnInput
-from agents.graph.tools import TOOLS, describe_tool_error, traced_call
 from agents.llm import ModelRing
 
 # The graph's nodes, by the names its stream reports them under.
@@ -64,7 +64,7 @@ def build_graph(checkpointer=None):
     builder.add_node(OPEN_TURN, open_turn)
     builder.add_node(CALL_MODEL, call_model)
     # Several calls in one answer run concurrently; failures become messages to the model.
-    # Each call is a span of the turn's trace when Langfuse is on (agents/graph/tools.py).
+    # Each call is a span of the turn's trace when Langfuse is on (agents/graph/general/tools.py).
     tools = ToolNode(TOOLS, handle_tool_errors=describe_tool_error, awrap_tool_call=traced_call)
     builder.add_node(RUN_TOOLS, tools)
     builder.add_edge(START, OPEN_TURN)

@@ -9,8 +9,8 @@ from langgraph.graph import END
 
 from agents import services
 from agents.graph.context import Context
+from agents.graph.general.tools import TOOLS, ToolError, evaluate
 from agents.graph.graph import CALL_MODEL, OPEN_TURN, RUN_TOOLS, build_graph, route_after_model
-from agents.graph.tools import TOOLS, ToolError, evaluate
 from agents.models import Message
 
 
@@ -106,7 +106,7 @@ class TestToolFailures:
         assert results[1].content.startswith("Error:")
 
     def test_an_unexpected_failure_is_hidden_from_the_model(self, monkeypatch):
-        from agents.graph import tools
+        from agents.graph.general import tools
 
         def broken(*_, **__):
             raise RuntimeError("secret internals")

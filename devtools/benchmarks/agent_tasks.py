@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.graph.tools import TOOLS
+from agents.graph.general.tools import TOOLS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "agent_tasks.json"
 

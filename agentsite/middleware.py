@@ -15,6 +15,15 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MULTIPART_ENVELOPE_BYTES = 64 * 1024
+
+
+def body_limit(request) -> int:
+    """The largest body this request may send: MAX_REQUEST_BYTES, or an upload's own limit."""
+    upload_limit = settings.LARGE_BODY_PATHS.get(request.path)
+    if upload_limit and request.method == "POST":
+        return getattr(settings, upload_limit) + MULTIPART_ENVELOPE_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def incoming_request_id(request) -> str:
@@ -60,11 +69,10 @@ class RequestContextMiddleware(_DualMiddleware):
         request.request_id = incoming_request_id(request)
         context.bind(request_id=request.request_id, user_id=None, session_id=None)
         declared = request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        limit = body_limit(request)
+        if declared.isdigit() and int(declared) > limit:
             return problem_response(
-                413,
-                "payload_too_large",
-                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                413, "payload_too_large", f"The request body is larger than {limit} bytes."
             )
         return None
 

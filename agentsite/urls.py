@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/auth/", include("accounts.urls")),
     path("api/v1/", include("agents.urls")),
     path("api/v1/", include("memory.urls")),
+    path("api/v1/", include("documents.urls")),
     path("api/v1/evaluations/", include("evaluation.urls")),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "accounts",
     "agents",
     "memory",
+    "documents",
     "evaluation",
 ]
 
@@ -252,6 +253,15 @@ EMBEDDINGS_DIMS = env.int("EMBEDDINGS_DIMS", default=384)
 # Memories given to the agent in its system prompt each turn, and connections Mem0 may hold.
 MEMORY_PROMPT_LIMIT = env.int("MEMORY_PROMPT_LIMIT", default=5)
 MEMORY_POOL_MAX = env.int("MEMORY_POOL_MAX", default=4)
+
+# --- Documents (documents/) ---------------------------------------------------------------------
+# Limits of a person's uploads: bytes per file, pages per PDF, documents per person.
+DOCUMENTS_MAX_BYTES = env.int("DOCUMENTS_MAX_BYTES", default=5 * 1024 * 1024)
+DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=200)
+DOCUMENTS_MAX_PER_PERSON = env.int("DOCUMENTS_MAX_PER_PERSON", default=50)
+# Paths whose body may exceed MAX_REQUEST_BYTES: up to the named setting plus 64 KiB of
+# multipart envelope (the middleware's early 413 reads it at each request).
+LARGE_BODY_PATHS = {"/api/v1/documents": "DOCUMENTS_MAX_BYTES"}
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_TASK_ACKS_LATE = True

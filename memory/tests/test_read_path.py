@@ -10,7 +10,7 @@ import redis
 from django.conf import settings
 
 from agents import services as chat
-from agents.graph import prompts
+from agents.graph.general import prompts
 from agents.models import Message
 from devtools.testing import stream_turn
 from evaluation.selectors import judge_input

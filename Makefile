@@ -8,7 +8,7 @@ REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/test-mod
 	requirements/embedder-data.txt
 
 .PHONY: venv chromium prometheus dev test test-fast fuzz lint format stack-start stack-stop stack-status load clean bench bench-llm \
-	bench-chat bench-memory bench-judge bench-agent stress
+	bench-chat bench-memory bench-documents bench-judge bench-agent stress
 
 venv: $(STAMP)
 
@@ -81,6 +81,11 @@ bench-memory: venv
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_memory
 
+## bench-documents: document retrieval p50/p95 at 1k and 10k chunks over 200 people
+bench-documents: venv
+	$(PY) -m devtools.stack start --profile test
+	$(BENCH) migrate --verbosity 0
+	$(BENCH) bench_documents $(BENCH_DOCUMENTS_ARGS)
 
 ## bench-judge: judges on the labelled set (accuracy, precision, recall per metric); the
 ## configured ring when LLM_BASE_URL is set, else a simulator scripted from the labels
@@ -96,7 +101,7 @@ bench-agent: venv $(LOCAL_MODEL_STAMP)
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_agent $(BENCH_AGENT_ARGS)
 
-bench: bench-llm bench-chat bench-memory bench-judge
+bench: bench-llm bench-chat bench-memory bench-documents bench-judge
 
 ## load: a bounded locust run against a server on 127.0.0.1:8000 (stops by itself)
 load: venv

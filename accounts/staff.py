@@ -1,7 +1,7 @@
 """The staff role: what a `Staff` group member may see in the admin.
 
-Staff read conversations, memories, scores, evaluation runs and LLM calls, and may delete a
-memory (a person's erasure request); nothing else. Superusers keep every permission.
+Staff read conversations, memories, documents, scores, evaluation runs and LLM calls, and may
+delete a memory (a person's erasure request); nothing else. Superusers keep every permission.
 """
 
 from django.contrib.auth.management import create_permissions
@@ -14,6 +14,7 @@ STAFF_PERMISSIONS = (
     ("agents", "message", ("view",)),
     ("agents", "llmcall", ("view",)),
     ("memory", "memory", ("view", "delete")),
+    ("documents", "document", ("view",)),
     ("evaluation", "evaluationscore", ("view",)),
     ("evaluation", "evaluationrun", ("view",)),
 )
@@ -22,7 +23,9 @@ STAFF_PERMISSIONS = (
 def ensure_staff_group(apps):
     """The Staff group holding exactly STAFF_PERMISSIONS, made if missing. `apps` is the
     migration's app registry or django.apps.apps. Permissions are normally created after all
-    migrations ran; they are created here first so a fresh database's group can hold them."""
+    migrations ran; they are created here first so a fresh database's group can hold them.
+    In a migration, models of apps not migrated yet are left out: their own migration calls
+    this again once they exist (documents/migrations/0002_staff_view.py)."""
     for app_config in apps.get_app_configs():
         models_module = getattr(app_config, "models_module", None)  # None: a migration's stub
         app_config.models_module = True
@@ -34,6 +37,15 @@ def ensure_staff_group(apps):
     group.permissions.set(
         Permission.objects.get(content_type__app_label=app, codename=f"{action}_{model}")
         for app, model, actions in STAFF_PERMISSIONS
+        if _exists(apps, app, model)
         for action in actions
     )
     return group
+
+
+def _exists(apps, app_label: str, model_name: str) -> bool:
+    try:
+        apps.get_model(app_label, model_name)
+    except LookupError:
+        return False
+    return True

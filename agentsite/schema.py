@@ -5,7 +5,7 @@ give (one shared `Problem` component), and input DTOs that refuse unknown fields
 `additionalProperties: false`. What decides each status is read from the view (its
 permissions, throttles, request body, path and pagination), so a new view is documented
 truthfully without writing its errors by hand. A view can add statuses its own logic produces
-with `schema_problems = {status: "when"}`.
+with `schema_problems = {status: "when"}`, or one method of it with `@problems({...})`.
 """
 
 import inspect
@@ -25,6 +25,16 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Schema's `email` format takes "a@b.c").
 EMAIL_DOMAIN_END = r"\.[A-Za-z0-9-]+[A-Za-z0-9]$"
 NO_NUL = "^[^\\u0000]*$"  # DRF's CharField refuses NUL characters
+
+
+def problems(statuses: dict[int, str]):
+    """Mark one view method with the statuses its own logic produces (beyond the view's)."""
+
+    def mark(handler):
+        handler.schema_problems = statuses
+        return handler
+
+    return mark
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -96,7 +106,8 @@ class AutoSchema(openapi.AutoSchema):
             statuses[400] = "malformed JSON or invalid fields (errors lists them)"
         if has_body:
             statuses[413] = "the body is larger than MAX_REQUEST_BYTES"
-            statuses[415] = "the body is not application/json"
+            media_types = " or ".join(parser.media_type for parser in view.get_parsers())
+            statuses[415] = f"the body is not {media_types}"
         if not public:
             statuses[401] = "no, expired, revoked or invalid credentials"
         if any(isinstance(p, IsAdminUser) for p in view.get_permissions()):
@@ -108,6 +119,7 @@ class AutoSchema(openapi.AutoSchema):
         if view.get_throttles():
             statuses[429] = "rate limited (Retry-After says when to retry)"
         statuses.update(getattr(view, "schema_problems", {}))
+        statuses.update(getattr(getattr(view, method.lower(), None), "schema_problems", {}))
         return statuses
 
     def _uses_session_auth(self) -> bool:

@@ -7,6 +7,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agentsite.schema import problems
 from documents import selectors, services
 from documents.serializers import DocumentSerializer, DocumentUploadSerializer
 
@@ -16,19 +17,21 @@ class DocumentListApi(generics.ListAPIView):
 
     serializer_class = DocumentSerializer
     parser_classes = [MultiPartParser]
-    schema_problems = {
-        400: "invalid fields, an empty, encrypted or malformed file, or the person already "
-        "has DOCUMENTS_MAX_PER_PERSON documents",
-        413: "the file is larger than DOCUMENTS_MAX_BYTES or has more than DOCUMENTS_MAX_PAGES "
-        "pages",
-        415: "the body is not multipart/form-data, or the file is not PDF, Markdown or UTF-8 "
-        "plain text (by its content, not only its name)",
-    }
 
     def get_queryset(self):
         return selectors.documents_of(self.request.user.pk)
 
     @extend_schema(request=DocumentUploadSerializer, responses={201: DocumentSerializer})
+    @problems(
+        {
+            400: "invalid fields; an empty, encrypted or malformed file; or the person already "
+            "has DOCUMENTS_MAX_PER_PERSON documents",
+            413: "the file is larger than DOCUMENTS_MAX_BYTES or has more than "
+            "DOCUMENTS_MAX_PAGES pages",
+            415: "the body is not multipart/form-data, or the file is not a PDF, Markdown or "
+            "UTF-8 plain text (by its content, not only its name)",
+        }
+    )
     def post(self, request):
         incoming = DocumentUploadSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

@@ -21,6 +21,7 @@ STAFF_PERMISSIONS = {
     "agents.view_llmcall",
     "memory.view_memory",
     "memory.delete_memory",
+    "documents.view_document",
     "evaluation.view_evaluationscore",
     "evaluation.view_evaluationrun",
 }
@@ -29,6 +30,7 @@ READABLE = [
     "/admin/agents/message/",
     "/admin/agents/llmcall/",
     "/admin/memory/memory/",
+    "/admin/documents/document/",
     "/admin/evaluation/evaluationscore/",
     "/admin/evaluation/evaluationscore/pass-rate/",
     "/admin/evaluation/evaluationrun/",

@@ -1,23 +1,25 @@
 """Who may reach what: every HTTP endpoint x every kind of caller, one expected status each.
 
-Person A owns a session (with a turn), a memory and nothing else; B is another person; staff is
-a member of the Staff group (not a superuser); "inactive" is a deactivated account; "deleted"
-presents the access token an account had before it was deleted (still unexpired). API callers
-send their access token (a bad one is a 401 even where none is needed); pages and the admin
-are cookie-signed-in where a session applies (nobody but A, B and staff can sign in). No 2xx
-of anyone but A holds the id of A's session or memory, except the admin's pages for staff:
-reading them is the Staff role.
+Person A owns a session (with a turn), a memory, a document and nothing else; B is another
+person; staff is a member of the Staff group (not a superuser); "inactive" is a deactivated
+account; "deleted" presents the access token an account had before it was deleted (still
+unexpired). API callers send their access token (a bad one is a 401 even where none is
+needed); pages and the admin are cookie-signed-in where a session applies (nobody but A, B and
+staff can sign in). No 2xx of anyone but A holds the id of A's session, memory or document,
+except the admin's pages for staff: reading them is the Staff role.
 """
 
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as accounts
 from agents.models import ChatSession
+from documents import services as documents
 from evaluation.models import EvaluationRun
 from memory import services as memories
 from memory.models import Memory
@@ -27,8 +29,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CALLERS = ("anonymous", "A", "B", "staff", "inactive", "deleted")
 
-# (method, path, expected status per caller in CALLERS order). {session}, {memory} and {run}
-# are A's session, A's memory and an evaluation run.
+# (method, path, expected status per caller in CALLERS order). {session}, {memory},
+# {document} and {run} are A's session, memory and document, and an evaluation run.
 MATRIX = [
     ("GET", "/api/v1/auth/me", (401, 200, 200, 200, 401, 401)),
     ("GET", "/api/v1/sessions", (401, 200, 200, 200, 401, 401)),
@@ -41,6 +43,10 @@ MATRIX = [
     ("GET", "/api/v1/memories", (401, 200, 200, 200, 401, 401)),
     ("GET", "/api/v1/memories/{memory}", (401, 405, 405, 405, 401, 401)),  # listed, not read
     ("DELETE", "/api/v1/memories/{memory}", (401, 204, 404, 404, 401, 401)),
+    ("GET", "/api/v1/documents", (401, 200, 200, 200, 401, 401)),
+    ("POST", "/api/v1/documents", (401, 201, 201, 201, 401, 401)),
+    ("GET", "/api/v1/documents/{document}", (401, 200, 404, 404, 401, 401)),
+    ("DELETE", "/api/v1/documents/{document}", (401, 204, 404, 404, 401, 401)),
     ("GET", "/api/v1/evaluations/runs", (401, 403, 403, 200, 401, 401)),
     ("GET", "/api/v1/evaluations/runs/{run}", (401, 403, 403, 200, 401, 401)),
     ("GET", "/api/v1/schema", (200, 200, 200, 200, 401, 401)),  # a bad token is refused
@@ -52,6 +58,7 @@ MATRIX = [
     ("GET", "/admin/", (302, 302, 302, 200, 302, 302)),
     ("GET", "/admin/dashboard/", (302, 302, 302, 200, 302, 302)),
     ("GET", "/admin/agents/chatsession/", (302, 302, 302, 200, 302, 302)),
+    ("GET", "/admin/documents/document/", (302, 302, 302, 200, 302, 302)),
     ("GET", "/admin/accounts/user/", (302, 302, 302, 403, 302, 302)),
 ]
 ROWS = [
@@ -74,10 +81,12 @@ def world(make_user, llm, settings):
     llm.set_rules([extraction("about me", "User lives in Paris")])
     memories.remember_message(say(a, "Something about me").pk)
     run = EvaluationRun.objects.create(trigger=EvaluationRun.Trigger.ADMIN, judge_model="judge")
+    document = documents.upload_document(a, name="notes.txt", data=b"A's own notes.")
     return {
         "ids": {
             "session": session.pk,
             "memory": Memory.objects.owned_by(str(a.pk)).get().pk,
+            "document": document.pk,
             "run": run.pk,
         },
         "users": {"A": a, "B": b, "staff": staff, "inactive": inactive},
@@ -105,21 +114,30 @@ BODIES = {
 }
 
 
+def send(client: APIClient, method: str, path: str, url: str):
+    """The request with its body: JSON, or a small text file for an upload."""
+    if (method, path) == ("POST", "/api/v1/documents"):
+        upload = SimpleUploadedFile("upload.txt", b"Some text to index.")
+        return client.post(url, {"file": upload}, format="multipart")
+    body = BODIES.get((method, path))
+    data = "" if body is None else json.dumps(body)
+    return client.generic(method, url, data, "application/json")
+
+
 @pytest.mark.parametrize(("method", "path", "statuses"), ROWS)
 def test_each_caller_gets_the_expected_status(world, method, path, statuses):
     """One world per endpoint; the callers that may succeed go last, as a DELETE or a turn
     that succeeds changes what the others would see."""
-    body = BODIES.get((method, path))
-    data = "" if body is None else json.dumps(body)
     url = path.format(**world["ids"])
     expected = dict(zip(CALLERS, statuses, strict=True))
     got = {}
     for caller in sorted(CALLERS, key=lambda c: 200 <= expected[c] < 300):
-        response = client_for(caller, world).generic(method, url, data, "application/json")
+        response = send(client_for(caller, world), method, path, url)
         got[caller] = response.status_code
         staff_in_admin = caller == "staff" and path.startswith("/admin/")
         if caller != "A" and not staff_in_admin and response.status_code < 300:
             body_text = response.content.decode()
             assert str(world["ids"]["session"]) not in body_text, caller
             assert str(world["ids"]["memory"]) not in body_text, caller
+            assert str(world["ids"]["document"]) not in body_text, caller
     assert got == expected

@@ -44,6 +44,10 @@ def test_every_operation_documents_its_problems_with_the_one_problem_schema(sche
         "POST /api/v1/sessions/{session_id}/messages": {400, 401, 403, 404, 413, 415, 429, 503},
         "POST /api/v1/evaluations/runs": {400, 401, 403, 413, 415, 429, 503},
         "GET /api/v1/evaluations/runs/{run_id}": {401, 403, 404, 429, 503},
+        "GET /api/v1/documents": {400, 401, 404, 429, 503},
+        "POST /api/v1/documents": {400, 401, 403, 413, 415, 429, 503},
+        "GET /api/v1/documents/{document_id}": {401, 404, 429, 503},
+        "DELETE /api/v1/documents/{document_id}": {401, 403, 404, 429, 503},
     }
     documented = dict(operations(schema))
     for name, statuses in expected.items():

@@ -2,12 +2,14 @@
 cross-reference table, so pypdf reads them strictly."""
 
 import io
+import zlib
 
 from pypdf import PdfReader, PdfWriter
 
 
-def pdf_of(*pages: str) -> bytes:
-    """A PDF whose page N shows the text pages[N] (ASCII, one line each)."""
+def pdf_of(*pages: str | bytes) -> bytes:
+    """A PDF whose page N shows the text pages[N] (ASCII, one line each); a page given as
+    bytes is that content stream, Flate-compressed."""
     count = len(pages)
     kids = " ".join(f"{3 + 2 * n} 0 R" for n in range(count))
     objects = [
@@ -16,13 +18,16 @@ def pdf_of(*pages: str) -> bytes:
     ]
     font = 3 + 2 * count
     for n, text in enumerate(pages):
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode()
+        if isinstance(text, bytes):
+            stream, extra = zlib.compress(text, 9), b" /Filter /FlateDecode"
+        else:
+            escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            stream, extra = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode(), b""
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * n} 0 R "
             f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
         )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(stream), extra, stream))
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")

@@ -195,7 +195,7 @@ class TestResume:
             [
                 {
                     "system": "previous answer came from the Documents researcher",
-                    "tool_calls": [{"name": "transfer_to_researcher", "arguments": {}}],
+                    "tool_calls": [{"name": "documents_researcher", "arguments": {}}],
                 }
             ]
         )

@@ -10,6 +10,11 @@ TITLE = "General assistant"
 DESCRIPTION = (
     "Everyday questions, arithmetic, dates and times, and what you said or told it before."
 )
+# The supervisor's tool that hands a message to it, and when it should.
+HANDOFF_TOOL = "general_assistant"
+ROUTES = (
+    "everything else: arithmetic, dates and times, chat, what the person said or told you before."
+)
 
 
 def build_graph():

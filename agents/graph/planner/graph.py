@@ -11,6 +11,12 @@ from agents.graph.react import react_agent
 NAME = "planner"
 TITLE = "Planner"
 DESCRIPTION = "Splits a request of several steps into tasks and hands each to a specialist."
+# The supervisor's tool that hands a message to it, and when it should.
+HANDOFF_TOOL = "multi_step_planner"
+ROUTES = (
+    "a request of several steps for different specialists, such as "
+    "looking something up in their documents and then computing with it."
+)
 
 
 def build_graph():

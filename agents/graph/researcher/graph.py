@@ -11,6 +11,9 @@ from agents.graph.researcher.tools import TOOLS
 NAME = "researcher"
 TITLE = "Documents researcher"
 DESCRIPTION = "Answers from your uploaded documents and quotes the passages it used."
+# The supervisor's tool that hands a message to it, and when it should.
+HANDOFF_TOOL = "documents_researcher"
+ROUTES = "questions about the person's own uploaded documents, files, notes or PDFs."
 
 _CITED = re.compile(r"\[(\d+)\]")
 

@@ -1,6 +1,5 @@
 """Account endpoints: thin views that parse, call a service, and serialize."""
 
-from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
@@ -8,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import serializers, services
+from accounts import lockout, serializers, services
 from agentsite.ratelimit import RegisterRateThrottle, TokenRateThrottle, UserRateThrottle
 
 
@@ -41,7 +40,11 @@ class RegisterApi(PublicApi):
 
 class TokenApi(PublicApi):
     throttle_classes = [TokenRateThrottle]
-    schema_problems = {401: "the email or the password is wrong"}
+    schema_problems = {
+        401: "the email or the password is wrong",
+        429: "too many attempts from this address, or failed ones for this account "
+        "(Retry-After says when to retry)",
+    }
 
     @extend_schema(
         request=serializers.TokenObtainSerializer, responses={200: serializers.TokenPairSerializer}
@@ -49,10 +52,8 @@ class TokenApi(PublicApi):
     def post(self, request):
         incoming = serializers.TokenObtainSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            email=incoming.validated_data["email"].lower(),
-            password=incoming.validated_data["password"],
+        user = lockout.authenticate(
+            request, incoming.validated_data["email"], incoming.validated_data["password"]
         )
         if user is None:
             raise AuthenticationFailed("Email or password is wrong.", code="invalid_credentials")

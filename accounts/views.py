@@ -10,12 +10,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import ValidationError
 
-from accounts import services
+from accounts import lockout, services
 from accounts.forms import EmailAuthenticationForm, SignUpForm
 from agentsite.pages import strict_csp
 from agentsite.ratelimit import RateLimitThrottle, RegisterRateThrottle, TokenRateThrottle
 
 TOO_MANY_ATTEMPTS = "Too many attempts from your network. Please wait a few minutes and retry."
+TOO_MANY_FAILURES = (
+    "Too many failed log-ins. Please retry in {seconds} seconds, or reset your password."
+)
 
 
 def _over_limit(request, throttle: type[RateLimitThrottle]) -> bool:
@@ -55,10 +58,33 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
+        """The per-IP limit, then the log-in back-off of the API (accounts/lockout.py)."""
         if _over_limit(request, TokenRateThrottle):
-            context = self.get_context_data(form=self.get_form_class()(request))
-            return self.render_to_response({**context, "refusal": TOO_MANY_ATTEMPTS}, status=429)
+            return self._refuse(TOO_MANY_ATTEMPTS)
+        try:
+            lockout.check(request, self._email())
+        except lockout.LoginLocked as exc:
+            return self._refuse(TOO_MANY_FAILURES.format(seconds=exc.wait), retry_after=exc.wait)
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        lockout.record_success(self.request, self._email())
+        return super().form_valid(form)  # login(): a new session key (no fixation)
+
+    def form_invalid(self, form):
+        if self._email() and self.request.POST.get("password"):
+            lockout.record_failure(self.request, self._email())
+        return super().form_invalid(form)
+
+    def _email(self) -> str:
+        return lockout.normalize(self.request.POST.get("username", ""))
+
+    def _refuse(self, refusal: str, retry_after: int | None = None):
+        context = self.get_context_data(form=self.get_form_class()(self.request))
+        response = self.render_to_response({**context, "refusal": refusal}, status=429)
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
 
 
 log_in = strict_csp(LoginView.as_view())

@@ -112,7 +112,9 @@ class PasswordChangeApi(APIView):
     answers the caller's new log-in (a web session stays signed in, with a new key)."""
 
     schema_problems = {
-        400: "invalid fields, a wrong current password, or a new password the validators refuse",
+        400: "malformed JSON, invalid fields, or a new password the validators refuse",
+        403: "the current password is wrong (wrong_password), or cookie authentication "
+        "without a valid CSRF token (csrf_failed)",
         429: "rate limited, or too many wrong current passwords (Retry-After says when)",
     }
 
@@ -144,10 +146,13 @@ class PasswordResetApi(PublicApi):
 
 
 class PasswordResetConfirmApi(PublicApi):
+    """Sets the password from the mailed link's `uid` and `token`, which then never work
+    again; every log-in of the person ends."""
+
     throttle_classes = [PasswordResetRateThrottle]
     schema_problems = {
-        400: "invalid fields, a link that is invalid, used or expired (errors.token), or a "
-        "new password the validators refuse"
+        400: "malformed JSON, invalid fields, or a new password the validators refuse",
+        403: "the link is invalid, used or expired (invalid_reset_link)",
     }
 
     @extend_schema(request=serializers.PasswordResetConfirmSerializer, responses={204: None})

@@ -1,4 +1,6 @@
-"""JWT authentication: simplejwt's checks, the log-in's family, and the log context.
+"""API authentication: the JWT bearer, and the browser's session cookie with its CSRF token.
+
+JWT: simplejwt's checks, the log-in's family, and the log context.
 
 simplejwt verifies the signature with our one algorithm and key (so `alg: none` or another key
 is refused), the expiry and `nbf`, that the token is an access token, that the account exists
@@ -7,7 +9,8 @@ token of a revoked family (logout, a refresh token reused, a password change) is
 once, not when it expires. Every refusal is 401 `token_not_valid`.
 """
 
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework import authentication as drf_authentication
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework_simplejwt import authentication
 
 from accounts.models import TokenFamily
@@ -34,3 +37,16 @@ class JWTAuthentication(authentication.JWTAuthentication):
         ):
             raise AuthenticationFailed("This log-in has ended.", code="token_not_valid")
         return user
+
+
+class SessionAuthentication(drf_authentication.SessionAuthentication):
+    """The session cookie. A write without its CSRF token is 403 `csrf_failed`, the same
+    problem as the pages' (agentsite.errors.csrf_failure), not DRF's `permission_denied`."""
+
+    def enforce_csrf(self, request):
+        try:
+            super().enforce_csrf(request)
+        except PermissionDenied:
+            raise PermissionDenied(
+                "CSRF verification failed; reload and retry.", code="csrf_failed"
+            ) from None

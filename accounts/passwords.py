@@ -22,22 +22,38 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import lockout, services
 from accounts.models import TokenFamily, User
 
 RESET_MAIL_INTERVAL = 60  # seconds: at most one reset mail per address per minute
-INVALID_LINK = "This reset link is invalid, used or expired; ask for a new one."
 
 
-def set_password(user: User, new_password: str, *, field: str = "new_password") -> None:
+class WrongPassword(APIException):
+    """403: the request is well formed (not a 400) and the caller's token is good (not a
+    401, which would tell the client to sign in again); the proof simply does not hold."""
+
+    status_code = 403
+    default_code = "wrong_password"
+    default_detail = "This is not your current password."
+
+
+class InvalidResetLink(APIException):
+    """403, like WrongPassword: a well-formed link that proves nothing (any more)."""
+
+    status_code = 403
+    default_code = "invalid_reset_link"
+    default_detail = "This reset link is invalid, used or expired; ask for a new one."
+
+
+def set_password(user: User, new_password: str) -> None:
     """Validate and set the password, then end every token of the person."""
     try:
         validate_password(new_password, user=user)
     except DjangoValidationError as exc:
-        raise ValidationError({field: exc.messages}) from None
+        raise ValidationError({"new_password": exc.messages}) from None
     user.set_password(new_password)
     user.save(update_fields=["password"])
     services.revoke_all_tokens(user, TokenFamily.Revoked.PASSWORD)
@@ -49,7 +65,7 @@ def change_password(request, user: User, current_password: str, new_password: st
     lockout.check(request, user.email)
     if not user.check_password(current_password):
         lockout.record_failure(request, user.email)
-        raise ValidationError({"current_password": ["This is not your current password."]})
+        raise WrongPassword
     set_password(user, new_password)
     return services.issue_tokens(user)
 
@@ -101,5 +117,5 @@ def user_of_link(uid: str, token: str) -> User | None:
 def confirm_reset(uid: str, token: str, new_password: str) -> None:
     user = user_of_link(uid, token)
     if user is None:
-        raise ValidationError({"token": [INVALID_LINK]})
+        raise InvalidResetLink
     set_password(user, new_password)

@@ -125,11 +125,13 @@ def rotate_refresh_token(raw: str) -> RefreshToken:
             .first()
         )
         family = _locked_family(token)
-        spent = outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists()
+        live = outstanding is not None and not hasattr(outstanding, "blacklistedtoken")
         if FAMILY_CLAIM in token:
-            spent = spent or family is None or family.current_jti != token[JTI]
-        if spent or (family is not None and family.revoked_at is not None):
-            if family is not None and family.revoked_at is None:
+            live = live and family is not None and family.current_jti == token[JTI]
+        if family is not None and family.revoked_at is not None:
+            rotated = None  # the log-in already ended
+        elif not live:
+            if family is not None:
                 _revoke_family(family, TokenFamily.Revoked.REUSE)
             rotated = None
         else:

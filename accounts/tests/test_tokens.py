@@ -1,6 +1,8 @@
 """Hostile tokens (crafted with PyJWT), and each log-in's family: reuse detection and logout."""
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
@@ -192,3 +194,33 @@ def test_an_access_token_carries_only_these_claims(api_client, user):
     claims = claims_of(login(api_client, password=PASSWORD).json()["access"])
     assert PASSWORD not in str(claims)
     assert set(claims) == {"token_type", "exp", "iat", "jti", "user_id", "hash_password", "fam"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_with_one_token_spend_it_once_and_end_the_family(user):
+    """Four requests race with one refresh token (the row locks serialize them): one gets a
+    pair, the others are replays, so the family ends and the winner's pair dies with it."""
+    from django.db import connection
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+
+    from accounts import services
+
+    raw = str(services.issue_tokens(user))
+    start = threading.Barrier(4)
+
+    def spend():
+        start.wait()
+        try:
+            return services.rotate_refresh_token(raw)
+        except AuthenticationFailed:
+            return None
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: spend(), range(4)))
+    (winner,) = [result for result in results if result is not None]
+    family = TokenFamily.objects.get()
+    assert family.revoked_reason == TokenFamily.Revoked.REUSE
+    assert BlacklistedToken.objects.filter(token__jti=winner["jti"]).exists()

@@ -187,7 +187,8 @@ class TestRefusals:
             **kwargs,
         )
 
-    def assert_problem(self, response, status, code=None):
+    @staticmethod
+    def assert_problem(response, status, code=None):
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["request_id"] == response.headers["x-request-id"]
@@ -286,16 +287,32 @@ class TestBrowserSession:
         return store.session_key
 
     def test_session_cookie_needs_the_csrf_token(self, server, user):
+        """A cookie is sent by the browser whoever made the page: without the CSRF token
+        (or with a wrong one, or from another origin) the turn is refused before anything
+        is saved or any model is called; with it, it streams."""
         session = services.create_session(owner=user)
         url = f"{server.url}/api/v1/sessions/{session.pk}/stream"
         cookies = {"sessionid": self.cookie_for(user), "csrftoken": "a" * 32}
-        refused = httpx.post(url, json={"content": "hi"}, cookies=cookies)
-        assert refused.status_code == 403
+        forged = [
+            {},
+            {"X-CSRFToken": "b" * 32},
+            {"X-CSRFToken": "a" * 32, "Origin": "http://evil.example"},
+        ]
+        for headers in forged:
+            refused = httpx.post(url, json={"content": "hi"}, cookies=cookies, headers=headers)
+            TestRefusals.assert_problem(refused, 403, "csrf_failed")
+        assert not Message.objects.exists()
         allowed = httpx.post(
             url, json={"content": "hi"}, cookies=cookies, headers={"X-CSRFToken": "a" * 32}
         )
         assert allowed.status_code == 200
         assert names(list(decode(allowed.text.splitlines())))[-1] == "done"
+
+    def test_a_bearer_token_needs_no_csrf_token(self, server, user):
+        """CSRF guards what a browser sends by itself; a bearer header it never adds."""
+        session = services.create_session(owner=user)
+        events = stream(server, user, session, cookies={"csrftoken": "a" * 32})
+        assert names(events)[-1] == "done"
 
 
 class TestConversation:

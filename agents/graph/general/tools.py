@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from langchain_core.tools import tool
 from langgraph.prebuilt import ToolRuntime
 
+from agents.graph import prompts
 from agents.graph.context import Context
 from agents.graph.tooling import ToolError
 
@@ -111,7 +112,10 @@ async def search_past_messages(query: str, runtime: ToolRuntime[Context]) -> str
     )
     if not hits:
         return "No earlier message matches."
-    return "\n".join(f"- {when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits)
+    found = [f"{when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits]
+    return prompts.data_block(
+        "past_messages", "What this person wrote before, one per line.", found
+    )
 
 
 @tool
@@ -124,7 +128,8 @@ async def recall_memory(query: str, runtime: ToolRuntime[Context]) -> str:
     hits = await db_call(selectors.search)(runtime.context.user_id, query, limit=SEARCH_RESULTS)
     if not hits:
         return "Nothing remembered about that."
-    return "\n".join(f"- {hit['memory']}" for hit in hits)
+    facts = [hit["memory"] for hit in hits]
+    return prompts.data_block("memories", "What you know about this person, one per line.", facts)
 
 
 TOOLS = [calculator, current_time, search_past_messages, recall_memory]

@@ -44,6 +44,12 @@ def chunks_of(user_id, chunk_ids) -> QuerySet[Chunk]:
     return Chunk.objects.owned_by(user_id).filter(pk__in=list(chunk_ids))
 
 
+def ready_titles(user_id, *, limit: int) -> list[str]:
+    """The titles of the person's newest ready documents (what the supervisor is told)."""
+    ready = Document.objects.owned_by(user_id).filter(status=Document.Status.READY)
+    return list(ready.order_by("-created_at").values_list("title", flat=True)[:limit])
+
+
 def has_ready_documents(user_id) -> bool:
     return Document.objects.owned_by(user_id).filter(status=Document.Status.READY).exists()
 

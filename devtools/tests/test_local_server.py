@@ -644,9 +644,11 @@ def test_response_format_json_schema(llm_client):
 
 @pytest.mark.django_db(transaction=True)  # the ring records its LLM calls
 def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
-    """The whole stack on real weights: the LangGraph agent, through the model ring, calls the
-    calculator on the 0.5B model, gets 391 back and answers in words."""
+    """The whole stack on real weights: the supervisor hands an `auto` turn to the general
+    assistant, which, through the model ring, calls the calculator on the 0.5B model, gets 391
+    back and answers in words."""
     import asyncio
+    import uuid
 
     from langchain_core.messages import AIMessage, ToolMessage
 
@@ -658,15 +660,21 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
 
     settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
     # A real model on two cores: an answer after a tool result can take tens of seconds.
-    settings.LLM_POLICY = {**settings.LLM_POLICY, "budget": 180.0, "request_timeout": 180.0}
+    settings.LLM_POLICY = {
+        **settings.LLM_POLICY,
+        "budget": 180.0,
+        "request_timeout": 180.0,
+        "first_token_timeout": 180.0,
+    }
     ring.ring_config.cache_clear()
     ring.breaker().reset("qwen-test/chat")
+    ring.breaker().reset("qwen-test/routing")
     agent = build_graph()  # no checkpointer: one turn
     result = asyncio.run(
         agent.ainvoke(
             {"question": "Use the calculator: what is 17*23?"},
             {"recursion_limit": 12},
-            context=Context(user_id="e2e", max_tokens=64),
+            context=Context(user_id=str(uuid.uuid4()), max_tokens=64),
         )
     )
     messages = result["messages"]
@@ -696,6 +704,7 @@ def test_the_supervisor_routes_on_the_real_model(local_llm, settings, question, 
     specialist that fits it (one routing call: a handoff tool, chosen under the grammar). The
     0.5B routes 6 of the 8 probe questions of docs/architecture.md right, the 1.5B all 8."""
     import asyncio
+    import uuid
 
     from langchain_core.messages import HumanMessage
 
@@ -714,7 +723,7 @@ def test_the_supervisor_routes_on_the_real_model(local_llm, settings, question, 
     ring.breaker().reset("qwen-test/routing")
 
     class Runtime:
-        context = Context(user_id="routing")
+        context = Context(user_id=str(uuid.uuid4()))  # a person with no documents
 
         @staticmethod
         def stream_writer(chunk):

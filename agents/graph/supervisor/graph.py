@@ -9,23 +9,34 @@ from langgraph.types import Command
 
 from agents.graph import registry
 from agents.graph.context import Context
+from agents.graph.prompts import as_data
 from agents.graph.react import bound_model
 from agents.graph.state import Handoff, TeamState
 from agents.graph.supervisor import prompts
 from agents.graph.supervisor.tools import TOOLS, chosen_agent
 from agents.llm import text_muted
+from agentsite.asyncdb import db_call
+from documents.selectors import ready_titles
 
 NAME = "supervisor"
 FALLBACK_AGENT = "general"  # when the model names no specialist
 ROUTING_MAX_TOKENS = 64  # a handoff call has no arguments
+DOCUMENT_TITLES = 10  # the newest ready documents the supervisor is told of
 
 
-def routing_view(state: TeamState) -> list:
-    """What the supervisor reads: its prompt, the last exchange and the new question. Not
-    the whole history: routing needs the thread's topic, and a short prompt is cheap."""
+def routing_view(state: TeamState, document_titles: list[str]) -> list:
+    """What the supervisor reads: its prompt, the person's documents (a question about "my
+    lease" is a documents question only if there is one), the last exchange and the new
+    question. Not the whole history: routing needs the thread's topic, and a short prompt is
+    cheap."""
     messages = state["messages"]
     questions = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
-    view = [SystemMessage(prompts.SYSTEM_PROMPT)]
+    documents = (
+        prompts.DOCUMENTS.format(titles=", ".join(as_data(t) for t in document_titles))
+        if document_titles
+        else prompts.NO_DOCUMENTS
+    )
+    view = [SystemMessage(prompts.SYSTEM_PROMPT), SystemMessage(documents)]
     if len(questions) > 1:
         earlier, latest = questions[-2], questions[-1]
         answers = [
@@ -43,8 +54,9 @@ def routing_view(state: TeamState) -> list:
 
 async def supervise(state: TeamState, config: RunnableConfig, runtime: Runtime[Context]) -> Command:
     model = bound_model(NAME, TOOLS, ROUTING_MAX_TOKENS, tool_choice="required", purpose="routing")
+    titles = await db_call(ready_titles)(runtime.context.user_id, limit=DOCUMENT_TITLES)
     with text_muted():
-        decision = await model.ainvoke(routing_view(state), config)
+        decision = await model.ainvoke(routing_view(state, titles), config)
     runtime.stream_writer({"usage": decision.usage_metadata or {}})
     agent = chosen_agent(decision.tool_calls) or FALLBACK_AGENT
     reason = f"The supervisor chose the {registry.SPECIALISTS[agent].TITLE.lower()}."

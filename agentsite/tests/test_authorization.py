@@ -36,6 +36,7 @@ MATRIX = [
     ("POST", "/api/v1/auth/password/change", (401, 200, 200, 200, 401, 401)),  # one's own
     ("POST", "/api/v1/auth/password/reset", (202, 202, 202, 202, 202, 202)),  # needs no token
     ("POST", "/api/v1/auth/password/reset/confirm", (403, 403, 403, 403, 403, 403)),  # no link
+    ("GET", "/api/v1/agents", (401, 200, 200, 200, 401, 401)),
     ("GET", "/api/v1/sessions", (401, 200, 200, 200, 401, 401)),
     ("POST", "/api/v1/sessions", (401, 201, 201, 201, 401, 401)),
     ("GET", "/api/v1/sessions/{session}", (401, 200, 404, 404, 401, 401)),

@@ -107,7 +107,7 @@ def load(base_texts: list[str], total: int) -> None:
             INSERT INTO documents_chunk (id, document_id, owner_id, ordinal, page, text, embedding)
             SELECT gen_random_uuid(), d.id, d.owner_id, i / %s, NULL, b.text,
                    l2_normalize(b.v + (SELECT array_agg((random() - 0.5) * 0.04)::vector
-                                       FROM generate_series(1, vector_dims(b.v)) WHERE i > 0))
+                                       FROM generate_series(1, vector_dims(b.v)) WHERE i >= 0))
             FROM generate_series(%s, %s - 1) AS i
             JOIN bench_documents d ON d.n = i %% %s
             JOIN bench_base b ON b.n = (hashint4(i) & 2147483647) %% %s

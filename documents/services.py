@@ -9,6 +9,7 @@ chunk and `failed` with a reason that is safe to show. Either way the stored byt
 import logging
 from pathlib import PurePosixPath
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import APIException, ValidationError
@@ -22,6 +23,7 @@ from memory.embeddings import embedder
 logger = logging.getLogger(__name__)
 
 UNKNOWN_FAILURE = "The document could not be indexed; try uploading it again."
+TOO_SLOW = "The document took too long to index; split it into smaller files."
 
 
 class FileTooLarge(APIException):
@@ -110,6 +112,9 @@ def parse_document(document_id) -> str:
             )
     except formats.Unreadable as exc:
         return _finish(document, failure=str(exc))
+    except SoftTimeLimitExceeded:
+        logger.warning("parsing document %s ran out of time", document.pk)
+        return _finish(document, failure=TOO_SLOW)
     except Exception:
         logger.exception("parsing document %s failed", document.pk)
         return _finish(document, failure=UNKNOWN_FAILURE)

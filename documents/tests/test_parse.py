@@ -2,6 +2,7 @@
 chunk at all; the stored bytes go either way; a redelivered or late task changes nothing."""
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 
 from documents import services, tasks
 from documents.chunking import CHUNK_CHARS
@@ -77,6 +78,19 @@ def test_an_embedder_failing_midway_leaves_no_chunk_and_a_safe_reason(user, monk
     assert services.parse_document(document.pk) == "failed"
     document.refresh_from_db()
     assert document.error == services.UNKNOWN_FAILURE  # never the exception's text
+    assert not Chunk.objects.filter(document=document).exists()
+
+
+def test_a_parse_out_of_time_says_so(user, monkeypatch):
+    class OutOfTime:
+        def embed(self, texts):
+            raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(services, "embedder", OutOfTime)
+    document = uploaded(user, b"Too slow to index.", "slow.txt")
+    assert services.parse_document(document.pk) == "failed"
+    document.refresh_from_db()
+    assert document.error == services.TOO_SLOW
     assert not Chunk.objects.filter(document=document).exists()
 
 

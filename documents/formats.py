@@ -29,7 +29,8 @@ class NotAccepted(ValueError):
 
 
 class Unreadable(ValueError):
-    """The bytes claim a kind we take but cannot be read (400); the message is safe to show."""
+    """The bytes claim a kind we take but cannot be read or indexed (400 at upload, `failed`
+    at parse); the message is safe to show."""
 
 
 @dataclass(frozen=True)

@@ -255,9 +255,12 @@ MEMORY_PROMPT_LIMIT = env.int("MEMORY_PROMPT_LIMIT", default=5)
 MEMORY_POOL_MAX = env.int("MEMORY_POOL_MAX", default=4)
 
 # --- Documents (documents/) ---------------------------------------------------------------------
-# Limits of a person's uploads: bytes per file, pages per PDF, documents per person.
+# Limits of a person's uploads: bytes per file, pages per PDF, characters of text per document
+# (what the parse embeds: 400,000 are about 600 chunks, 1-2 minutes of the in-process embedder
+# on a busy 2-core machine, inside a task's time limit), documents per person.
 DOCUMENTS_MAX_BYTES = env.int("DOCUMENTS_MAX_BYTES", default=5 * 1024 * 1024)
 DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=200)
+DOCUMENTS_MAX_CHARS = env.int("DOCUMENTS_MAX_CHARS", default=400_000)
 DOCUMENTS_MAX_PER_PERSON = env.int("DOCUMENTS_MAX_PER_PERSON", default=50)
 # Paths whose body may exceed MAX_REQUEST_BYTES: up to the named setting plus 64 KiB of
 # multipart envelope (the middleware's early 413 reads it at each request).

@@ -108,6 +108,13 @@ class TestBadInput:
         assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
         assert not Document.objects.exists()
 
+    def test_text_over_the_character_limit_is_413(self, ada, settings):
+        settings.DOCUMENTS_MAX_CHARS = 10
+        response = upload(client_of(ada), "long.md", ("é" * 11).encode())
+        assert (response.status_code, response.json()["code"]) == (413, "file_too_large")
+        assert "more than 10 characters" in response.json()["detail"]
+        assert upload(client_of(ada), "fits.md", ("é" * 10).encode()).status_code == 201
+
     def test_a_pdf_over_the_page_limit_is_413(self, ada, settings):
         settings.DOCUMENTS_MAX_PAGES = 2
         response = upload(client_of(ada), "long.pdf", pdf_of("one", "two", "three"))

@@ -58,6 +58,16 @@ def test_a_pdf_that_fails_on_a_later_page_is_failed_with_the_page_and_no_chunk(u
     assert not DocumentFile.objects.filter(document=document).exists()
 
 
+def test_a_pdf_with_more_text_than_allowed_fails_with_a_reason(user, settings):
+    settings.DOCUMENTS_MAX_CHARS = 30
+    document = uploaded(user, pdf_of("Twenty characters...", "and twenty more here"), "l.pdf")
+    services.parse_document(document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert document.error.startswith("The document has more than 30 characters of text")
+    assert not Chunk.objects.filter(document=document).exists()
+
+
 def test_a_pdf_without_text_fails_with_a_reason(user):
     document = uploaded(user, pdf_of(" "), "scan.pdf")
     services.parse_document(document.pk)

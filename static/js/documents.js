@@ -1,20 +1,14 @@
 // The documents panel: upload a PDF, Markdown or text file (with its progress), watch each
 // document while it is parsed, delete one. The agent looks things up in the ready ones.
 
-import { ApiError, allPages, csrfToken, describeProblem, networkError, request } from "./api.js";
+import { ApiError, allPages, csrfToken, describeProblem, networkError } from "./api.js";
+import { deleteButton, make, openable } from "./panels.js";
 
 const POLL_MS = 1500; // while a document is processing and the panel is open
 // Refusals whose detail names what to change ("The PDF is encrypted; ...").
 const SAY_THE_DETAIL = new Set([
   "file_too_large", "payload_too_large", "unsupported_file", "unreadable_file", "too_many_documents",
 ]);
-
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function size(bytes) {
   if (bytes < 1024) return `${bytes} B`;
@@ -80,20 +74,15 @@ function setupDocumentsPanel({ toggle, panel }) {
     const text = make("div", "document-text");
     text.append(make("p", "document-title", doc.title));
     text.append(make("p", "document-status", statusLine(doc)));
-    const remove = make("button", "button small", "Delete");
-    remove.type = "button";
-    remove.setAttribute("aria-label", `Delete document: ${doc.title}`);
-    remove.addEventListener("click", async () => {
-      try {
-        await request("DELETE", `/api/v1/documents/${doc.id}`);
-      } catch (error) {
-        say(error.status === 404 ? "That document was already gone." : error.message);
-        if (error.status !== 404) return;
-      }
-      const next = item.nextElementSibling ?? item.previousElementSibling;
-      item.remove();
-      say(list.children.length ? "Document deleted." : "Document deleted. You have no documents.");
-      (next?.querySelector("button") ?? input).focus();
+    const remove = deleteButton({
+      item,
+      label: `Delete document: ${doc.title}`,
+      path: `/api/v1/documents/${doc.id}`,
+      gone: "That document was already gone.",
+      say,
+      after: () =>
+        say(list.children.length ? "Document deleted." : "Document deleted. You have no documents."),
+      fallback: input,
     });
     item.append(text, remove);
     return item;
@@ -146,24 +135,15 @@ function setupDocumentsPanel({ toggle, panel }) {
     await load({ quiet: true });
   });
 
-  function setOpen(open) {
-    panel.hidden = !open;
-    toggle.setAttribute("aria-expanded", String(open));
-    if (open) {
+  openable({
+    toggle,
+    panel,
+    close: panel.querySelector("#documents-close"),
+    onOpen: () => {
       load();
       input.focus();
-    } else {
-      clearTimeout(pollTimer);
-      toggle.focus();
-    }
-  }
-
-  toggle.addEventListener("click", () => setOpen(panel.hidden));
-  panel.querySelector("#documents-close").addEventListener("click", () => setOpen(false));
-  panel.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    event.stopPropagation(); // Escape here closes the panel, it does not stop an answer
-    setOpen(false);
+    },
+    onClose: () => clearTimeout(pollTimer),
   });
 }
 

@@ -64,6 +64,13 @@ class TestUpload:
         assert response.status_code == 201
         assert response.json()["content_type"] == content_type
 
+    def test_a_file_spooled_to_disk_is_stored_whole(self, ada, settings):
+        settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000  # Django writes bigger uploads to a file
+        data = ("A line of notes.\n" * 500).encode()
+        response = upload(client_of(ada), "long.txt", data)
+        assert response.status_code == 201
+        assert bytes(DocumentFile.objects.get(document_id=response.json()["id"]).data) == data
+
     def test_a_title_may_be_given(self, ada):
         response = upload(client_of(ada), "x.txt", b"text", title="  My notes ")
         assert response.json()["title"] == "My notes"

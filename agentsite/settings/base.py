@@ -85,6 +85,9 @@ def database_settings(url: str) -> dict:
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_MAX_AGE"] = 0  # the pool, not persistent connections, reuses them
     config["OPTIONS"] = {
+        # A filtered HNSW scan goes on until enough rows pass the filter (pgvector 0.8), for
+        # when the planner picks the vector index over a per-person one (documents/selectors).
+        "options": "-c hnsw.iterative_scan=relaxed_order",
         "pool": {
             "min_size": env.int("DB_POOL_MIN", default=1),
             "max_size": env.int("DB_POOL_MAX", default=20),

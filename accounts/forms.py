@@ -1,4 +1,5 @@
-"""Sign-up and sign-in forms for the web pages (the API has its own DTOs in serializers.py)."""
+"""Sign-up, sign-in and password-reset forms for the web pages (the API has its own DTOs in
+serializers.py)."""
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -71,3 +72,10 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, label_suffix="", **kwargs)

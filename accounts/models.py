@@ -71,3 +71,28 @@ class DailyTokenUsage(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.day}: {self.tokens}"
+
+
+class TokenFamily(models.Model):
+    """The refresh tokens of one log-in. Each rotation hands the family on to the new token, so
+    at most one of its refresh tokens may still be spent (`current_jti`). Presenting any other
+    (an already rotated one: stolen, or replayed) revokes the family, and every access token
+    carrying its id stops working too (accounts/authentication.py)."""
+
+    class Revoked(models.TextChoices):
+        LOGOUT = "logout"
+        REUSE = "reuse", "a rotated refresh token was presented again"
+        PASSWORD = "password", "the password was changed or reset"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    current_jti = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=16, choices=Revoked.choices, blank=True)
+
+    class Meta:
+        verbose_name_plural = "token families"
+
+    def __str__(self):
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"

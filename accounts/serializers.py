@@ -28,15 +28,13 @@ def password_min_length() -> int:
     return max(lengths, default=1)
 
 
-class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """A sign-up. The password must also pass Django's validators that no JSON schema can
+def new_password_field() -> serializers.RegexField:
+    """A password being chosen. It must also pass Django's validators that no JSON schema can
     say: not a common password, not too like the email or name (400 `invalid` otherwise)."""
-
-    email = serializers.EmailField(max_length=254)
     # Passwords are never sanitized or trimmed: what the person typed is what they log in with.
     # Not all digits (NumericPasswordValidator): the pattern asks for one other character;
     # and, like every CharField, no NUL.
-    password = serializers.RegexField(
+    return serializers.RegexField(
         r"^[^\x00]*[^0-9\x00][^\x00]*$",
         write_only=True,
         min_length=password_min_length(),
@@ -45,12 +43,40 @@ class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         style={"input_type": "password"},
         error_messages={"invalid": "A password needs a character other than a digit, and no NUL."},
     )
+
+
+def current_password_field() -> serializers.CharField:
+    return serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+
+class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """A sign-up (see new_password_field for what the password must pass)."""
+
+    email = serializers.EmailField(max_length=254)
+    password = new_password_field()
     display_name = CleanCharField(max_length=100, multiline=False, required=False, allow_blank=True)
 
 
 class TokenObtainSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    password = current_password_field()
+
+
+class PasswordChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    current_password = current_password_field()
+    new_password = new_password_field()
+
+
+class PasswordResetSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """The two parts of the mailed link, `uid` and `token`, and the password to set."""
+
+    uid = serializers.CharField(max_length=64, trim_whitespace=False)
+    token = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = new_password_field()
 
 
 class RefreshSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

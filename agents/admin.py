@@ -5,6 +5,7 @@ All read-only: what people said and what the models did is evidence, not editabl
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.html import format_html_join
 
 from agents.models import ChatSession, LLMCall, Message
 from evaluation.models import EvaluationScore
@@ -18,19 +19,39 @@ class ReadOnlyAdminMixin:
         return False
 
 
+@admin.display(description="handoffs")
+def handoff_trail(message: Message):
+    """The turn's handoffs, one line each: from -> to, and why."""
+    return format_html_join(
+        "",
+        "<div>{} &rarr; <b>{}</b>: {}</div>",
+        ((h["from"] or "start", h["name"], h["reason"]) for h in message.handoffs),
+    )
+
+
 class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
-    fields = ("created_at", "role", "status", "content", "model", "tool_calls", "completion_tokens")
+    fields = (
+        "created_at",
+        "role",
+        "status",
+        "agent",
+        handoff_trail,
+        "content",
+        "model",
+        "tool_calls",
+        "completion_tokens",
+    )
     readonly_fields = fields
     ordering = ("created_at",)
 
 
 @admin.register(ChatSession)
 class ChatSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "owner", "message_count", "created_at", "updated_at")
-    list_filter = ("created_at", "updated_at")
+    list_display = ("__str__", "owner", "agent", "message_count", "created_at", "updated_at")
+    list_filter = ("agent", "created_at", "updated_at")
     search_fields = ("id", "title", "owner__email")
     list_select_related = ("owner",)
     inlines = [MessageInline]
@@ -68,8 +89,9 @@ class EvaluationScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [EvaluationScoreInline]
-    list_display = ("created_at", "role", "status", "short_content", "model", "session")
-    list_filter = ("role", "status", "model", "created_at")
+    list_display = ("created_at", "role", "status", "agent", "short_content", "model", "session")
+    list_filter = ("role", "status", "agent", "model", "created_at")
+    readonly_fields = (handoff_trail,)
     search_fields = ("content", "session__id", "request_id", "session__owner__email")
     list_select_related = ("session",)
     date_hierarchy = "created_at"

@@ -8,8 +8,10 @@ from rest_framework.views import APIView
 
 from agents import selectors, services
 from agents.admission import admit_turn
+from agents.graph import registry
 from agents.models import Message
 from agents.serializers import (
+    AgentSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     SessionCreateSerializer,
@@ -19,6 +21,14 @@ from agents.serializers import (
 )
 from agents.turns import ChatTurn
 from agentsite.loops import background_loop
+
+
+class AgentListApi(APIView):
+    """GET: the agents a session may use, `auto` first (not paginated: a short fixed list)."""
+
+    @extend_schema(responses={200: AgentSerializer(many=True)})
+    def get(self, request):
+        return Response(AgentSerializer(registry.listing(), many=True).data)
 
 
 class SessionListApi(generics.ListAPIView):
@@ -48,8 +58,8 @@ class SessionDetailApi(APIView):
         session = selectors.session_of(request.user, session_id, with_count=False)
         incoming = SessionUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        if "title" in incoming.validated_data:  # a PATCH changes what it names, if anything
-            services.rename_session(session, **incoming.validated_data)
+        if incoming.validated_data:  # a PATCH changes what it names, if anything
+            services.update_session(session, **incoming.validated_data)
         return Response(SessionSerializer(selectors.session_of(request.user, session_id)).data)
 
     @extend_schema(responses={204: None})

@@ -64,6 +64,30 @@ class Fallback(TurnEvent):
     reason: str
 
 
+@event("agent")
+class AgentChanged(TurnEvent):
+    """A handoff: the agent now writing, the one before it (None for the first), and why."""
+
+    name: str
+    from_agent: str | None
+    reason: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"name": self.name, "from": self.from_agent, "reason": self.reason}
+
+
+@event("citation")
+class Cited(TurnEvent):
+    """A passage of the person's own documents the answer used (retrieved in this turn)."""
+
+    document_id: str
+    title: str
+    chunk_id: str
+    text: str
+    score: float
+
+
 @event("done")
 class Done(TurnEvent):
     assistant_message_id: str

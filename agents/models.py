@@ -14,6 +14,11 @@ class ChatSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions"
     )
     title = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(
+        max_length=50,
+        default="auto",
+        help_text="The agent that answers: a specialist's name, or auto (the supervisor routes).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True, help_text="Last activity.")
 
@@ -44,7 +49,17 @@ class Message(models.Model):
     content = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETE)
     model = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(max_length=50, blank=True, help_text="The agent that wrote it.")
+    handoffs = models.JSONField(
+        default=list, blank=True, help_text="The turn's handoffs: [{name, from, reason}]."
+    )
     tool_calls = models.JSONField(default=list, blank=True, help_text="[{id, name, arguments}]")
+    citations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Passages of the person's documents used: [{document_id, title, chunk_id, "
+        "text, score}].",
+    )
     tool_call_id = models.CharField(max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)

@@ -1,9 +1,11 @@
-"""One run of the agent graph, as typed events: what the model writes, the tools it calls and
-their results, a switch of model. Nothing here touches the database or the request.
+"""One run of the team graph, as typed events: what the models write, the tools they call and
+their results, a switch of model, each handoff between agents and the passages cited. Nothing
+here touches the database or the request.
 
 The graph runs in its own task. The ring hands it text and switches through a listener
-(agents/llm/listener.py), LangGraph hands it node updates; all meet in one queue, in the order
-they happened, so a token never overtakes the tool call it follows.
+(agents/llm/listener.py), LangGraph hands it node updates (of the team graph and, inside each
+agent's graph, of its model and tools); all meet in one queue, in the order they happened, so
+a token never overtakes the tool call it follows.
 """
 
 import asyncio
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 from langchain_core.messages import AIMessage, ToolMessage
 
 from agents import checkpoints
-from agents.events import Fallback, Token, ToolCall, ToolResult, TurnEvent
+from agents.events import AgentChanged, Cited, Fallback, Token, ToolCall, ToolResult, TurnEvent
 from agents.graph.context import Context
-from agents.graph.graph import CALL_MODEL, RECURSION_LIMIT, RUN_TOOLS
+from agents.graph.graph import NEXT_STEP, RECURSION_LIMIT
+from agents.graph.react import CALL_MODEL, RUN_TOOLS
 from agents.llm import listening
 from agentsite import tracing
 
@@ -30,6 +33,9 @@ class RunProgress:
     completion_tokens: int = 0
     model: str = ""
     finish_reason: str = ""
+    agent: str = ""  # the agent writing now (at the end: the one that wrote last)
+    handoffs: list[dict] = field(default_factory=list)
+    citations: list[dict] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -37,14 +43,30 @@ class RunProgress:
 
     def account(self, message: AIMessage) -> list[ToolCall]:
         """Usage and model of one model call; its tool calls, as the stream shows them."""
-        usage = message.usage_metadata or {}
-        self.prompt_tokens += usage.get("input_tokens", 0)
-        self.completion_tokens += usage.get("output_tokens", 0)
+        self.add_usage(message.usage_metadata or {})
         self.model = message.response_metadata.get("model_name") or self.model
         self.finish_reason = message.response_metadata.get("finish_reason") or "stop"
         calls = [ToolCall(call["id"], call["name"], call["args"]) for call in message.tool_calls]
         self.tool_calls += [event.data for event in calls]
         return calls
+
+    def add_usage(self, usage: dict) -> None:
+        self.prompt_tokens += usage.get("input_tokens", 0)
+        self.completion_tokens += usage.get("output_tokens", 0)
+
+    def hand_off(self, handoffs: list[dict]) -> list[AgentChanged]:
+        """The handoffs of the turn not yet told (the state holds them all)."""
+        new = handoffs[len(self.handoffs) :]
+        self.handoffs += new
+        if new:
+            self.agent = new[-1]["name"]
+        return [AgentChanged(h["name"], h["from"], h["reason"]) for h in new]
+
+    def cite(self, citations: list[dict]) -> list[Cited]:
+        """The citations of the turn not yet told."""
+        new = citations[len(self.citations) :]
+        self.citations += new
+        return [Cited(**citation) for citation in new]
 
 
 class _QueueListener:
@@ -118,26 +140,39 @@ class AgentRun:
         config = {**self.thread, "recursion_limit": RECURSION_LIMIT}
         with listening(_QueueListener(queue)), tracing.under(self.trace):
             try:
-                async for update in graph.astream(
+                async for namespace, mode, chunk in graph.astream(
                     {"question": self.question},
                     config,
                     context=self.context,
-                    stream_mode="updates",
+                    # Updates of the team's nodes and of each agent's; "custom" carries the
+                    # usage of the supervisor's routing call (its message is not kept).
+                    stream_mode=["updates", "custom"],
+                    subgraphs=True,
                     # One checkpoint write when the turn ends, not one per step: the Message
                     # rows already record the turn as it happens.
                     durability="exit",
                 ):
-                    queue.put_nowait(("update", update))
+                    if mode == "custom":
+                        self.progress.add_usage(chunk.get("usage") or {})
+                    else:
+                        queue.put_nowait(("update", (bool(namespace), chunk)))
             except Exception as exc:
                 queue.put_nowait(("error", exc))
                 return
         queue.put_nowait(("end", None))
 
-    def _node_events(self, update: dict) -> list[TurnEvent]:
-        """After the model: its tool calls (and usage). After the tools: their results."""
+    def _node_events(self, update: tuple[bool, dict]) -> list[TurnEvent]:
+        """Inside an agent, after its model: the tool calls (and usage); after its tools: their
+        results. In the team graph: the handoffs and citations the turn did not tell yet."""
+        in_agent, nodes = update
         events: list[TurnEvent] = []
-        for node, output in update.items():
-            for message in (output or {}).get("messages", []):
+        for node, output in nodes.items():
+            output = output or {}
+            if not in_agent:
+                events += self.progress.hand_off(output.get("handoffs") or [])
+                events += self.progress.cite(output.get("citations") or [])
+                continue
+            for message in output.get("messages", []):
                 if node == CALL_MODEL:
                     events += self.progress.account(message)
                 elif node == RUN_TOOLS:
@@ -148,7 +183,7 @@ class AgentRun:
         """Put a cut-off answer into the agent's state, so the next turn knows what was said."""
         graph = await checkpoints.agent_graph()
         await graph.aupdate_state(
-            self.thread, {"messages": [AIMessage(self.progress.text)]}, as_node=CALL_MODEL
+            self.thread, {"messages": [AIMessage(self.progress.text)]}, as_node=NEXT_STEP
         )
 
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from agents.graph import registry
 from agents.models import ChatSession, Message
 from agentsite.sanitize import CleanCharField
 from agentsite.serializers import RejectUnknownFieldsMixin
@@ -15,7 +16,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChatSession
-        fields = ["id", "title", "created_at", "updated_at", "message_count"]
+        fields = ["id", "title", "agent", "created_at", "updated_at", "message_count"]
         read_only_fields = fields
 
 
@@ -23,10 +24,18 @@ class SessionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     title = CleanCharField(
         max_length=TITLE_MAX_CHARS, multiline=False, required=False, allow_blank=True
     )
+    agent = serializers.ChoiceField(choices=registry.names(), required=False)
 
 
 class SessionUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     title = CleanCharField(max_length=TITLE_MAX_CHARS, multiline=False, allow_blank=True)
+    agent = serializers.ChoiceField(choices=registry.names())
+
+
+class AgentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
 
 
 class ToolCallSerializer(serializers.Serializer):
@@ -35,12 +44,31 @@ class ToolCallSerializer(serializers.Serializer):
     arguments = serializers.JSONField()
 
 
+class CitationSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    title = serializers.CharField()
+    chunk_id = serializers.UUIDField()
+    text = serializers.CharField()
+    score = serializers.FloatField()
+
+
 class MessageSerializer(serializers.ModelSerializer):
     tool_calls = ToolCallSerializer(many=True, read_only=True)
+    citations = CitationSerializer(many=True, read_only=True)
 
     class Meta:
         model = Message
-        fields = ["id", "role", "content", "status", "created_at", "model", "tool_calls"]
+        fields = [
+            "id",
+            "role",
+            "content",
+            "status",
+            "created_at",
+            "model",
+            "agent",
+            "tool_calls",
+            "citations",
+        ]
         read_only_fields = fields
 
 

@@ -11,6 +11,7 @@ from redis.exceptions import LockError, LockNotOwnedError
 
 from accounts import quotas
 from agents import checkpoints, selectors, titles
+from agents.graph.context import AUTO
 from agents.llm import ring_config
 from agents.models import ChatSession, Message
 from agentsite import aioredis, tracing
@@ -21,13 +22,15 @@ logger = logging.getLogger(__name__)
 TURN_LOCK_PREFIX = "agentsite:turn-lock:"
 
 
-def create_session(*, owner, title: str = "") -> ChatSession:
-    return ChatSession.objects.create(owner=owner, title=title)
+def create_session(*, owner, title: str = "", agent: str = AUTO) -> ChatSession:
+    return ChatSession.objects.create(owner=owner, title=title, agent=agent)
 
 
-def rename_session(session: ChatSession, *, title: str) -> ChatSession:
-    session.title = title
-    session.save(update_fields=["title", "updated_at"])
+def update_session(session: ChatSession, **changes) -> ChatSession:
+    """Rename the session or change its agent (the next turn uses it)."""
+    for name, value in changes.items():
+        setattr(session, name, value)
+    session.save(update_fields=[*changes, "updated_at"])
     return session
 
 

@@ -3,7 +3,7 @@
 One trace per turn, its id derived from the answer's message id (stored in `Message.trace_id`,
 so the answer's scores find it). Under its root: the memory search (the query's length, the
 number of hits), every LLM attempt (agents/llm/traces.py) and every tool call
-(agents/graph/tools.py), in the order they happened.
+(agents/graph/general/tools.py), in the order they happened.
 
 Content: the root holds the person's question and the answer, as the root of the LangChain
 callback's traces did before; memory texts, prompts, tool arguments and results are not sent.

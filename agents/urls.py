@@ -5,6 +5,7 @@ from agents import apis
 app_name = "agents"
 
 urlpatterns = [
+    path("agents", apis.AgentListApi.as_view(), name="agents"),
     path("sessions", apis.SessionListApi.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>", apis.SessionDetailApi.as_view(), name="session"),
     path(

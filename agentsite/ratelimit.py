@@ -47,3 +47,9 @@ class TokenRateThrottle(RateLimitThrottle):
     """Password attempts per IP: slows brute force."""
 
     scope = "token"
+
+
+class PasswordResetRateThrottle(RateLimitThrottle):
+    """Reset requests and confirmations per IP: slows mail flooding and link guessing."""
+
+    scope = "password_reset"

@@ -17,6 +17,17 @@ urlpatterns = [
     path("signup", account_views.signup, name="signup"),
     path("login", account_views.log_in, name="login"),
     path("logout", account_views.log_out, name="logout"),
+    path("password/reset/", account_views.password_reset, name="password-reset-page"),
+    path(
+        "password/reset/done",
+        account_views.password_reset_complete,
+        name="password-reset-complete",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>",
+        account_views.password_reset_confirm,
+        name="password-reset-confirm-page",
+    ),
     path("chat", agent_views.chat, name="chat"),
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),

@@ -42,11 +42,12 @@ def stream_turn(
         return list(decode(response.iter_lines()))
 
 
-def api_turn(auth_client, user, content: str):
-    """One turn through ``POST .../messages`` in a new session of ``user``; its answer's row."""
+def api_turn(auth_client, user, content: str, *, agent: str = "general"):
+    """One turn through ``POST .../messages`` in a new session of ``user`` with ``agent`` (the
+    general assistant unless told: `auto` adds the supervisor's routing call); its answer."""
     from agents.models import ChatSession, Message
 
-    session = ChatSession.objects.create(owner=user)
+    session = ChatSession.objects.create(owner=user, agent=agent)
     response = auth_client.post(
         f"/api/v1/sessions/{session.pk}/messages", {"content": content}, format="json"
     )

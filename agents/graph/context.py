@@ -2,11 +2,14 @@
 
 Who is asking comes from the authenticated request, so a tool can only ever reach that
 person's data; the turn's memory search runs while the checkpoint loads and the first model
-call awaits it.
+call awaits it. Which agent answers (a specialist, or `auto`: the supervisor picks) is the
+session's setting, not something the model or the message decides.
 """
 
 import asyncio
 from dataclasses import dataclass
+
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,8 @@ class Context:
     memory_search: asyncio.Future[list[str]] | None = None
     # Longest answer one model call may write (a cost guard, and a stop for a looping model).
     max_tokens: int = 1024
+    # The session's agent: a specialist's name, or AUTO (the supervisor routes each turn).
+    agent: str = AUTO
 
     async def memories(self) -> list[str]:
         """The facts the search found (it never raises), or none."""

@@ -1,74 +1,81 @@
-"""The agent: the question after its context; call the model (the ring, tools bound); run the
-tools it asks for; repeat."""
+"""The team: the question after its context; then the session's agent, or (for `auto`) the
+supervisor's pick; a planner's steps handed out one by one; then the turn is over.
+
+Every handoff is a LangGraph Command naming the next agent; each agent is its own graph (a
+subgraph node) over the shared conversation, and the whole state is checkpointed per session.
+"""
 
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_core.messages.ai import add_usage
-from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from agents.graph import prompts
+from agents.graph import prompts, registry
 from agents.graph.context import Context
-from agents.graph.state import AgentState, TurnInput
-from agents.graph.tools import TOOLS, describe_tool_error, traced_call
-from agents.llm import ModelRing
+from agents.graph.planner import prompts as planner_prompts
+from agents.graph.state import Handoff, TeamState, TurnInput
+from agents.graph.supervisor import graph as supervisor
 
-# The graph's nodes, by the names its stream reports them under.
+# The team graph's own nodes, by the names its stream reports them under (the agents' nodes
+# are named after the agents).
 OPEN_TURN = "open_turn"
-CALL_MODEL = "call_model"
-RUN_TOOLS = "tools"
+SUPERVISOR = supervisor.NAME
+NEXT_STEP = "next_step"
 
-# Model calls + tool rounds one turn may take before it is stopped as a failure.
-RECURSION_LIMIT = 12
-
-
-@lru_cache(maxsize=4)
-def chat_model(max_tokens: int):
-    """The ring with the tools bound; their JSON schemas are built once, not per call."""
-    return ModelRing(purpose="chat").bind_tools(TOOLS, max_tokens=max_tokens)
+# Steps one turn may take, in the team graph and in each agent's graph, before it is stopped.
+RECURSION_LIMIT = 16
 
 
-async def open_turn(state: TurnInput, runtime: Runtime[Context]) -> dict:
-    """The question, after the system message of its context: when it was asked and the
-    memories its search found (a search already under way while the checkpoint loaded)."""
+async def open_turn(state: TurnInput, runtime: Runtime[Context]) -> Command:
+    """The question, after the system message of its context (when it was asked, the memories
+    its search found: a search already under way while the checkpoint loaded); then the
+    session's agent, or the supervisor."""
     memories = await runtime.context.memories()
     context = SystemMessage(prompts.turn_context(datetime.now(UTC), memories))
-    return {"messages": [context, HumanMessage(state["question"])]}
+    update = {
+        "messages": [context, HumanMessage(state["question"])],
+        "handoffs": [],
+        "plan": [],
+        "plan_next": 0,
+        "citations": [],
+    }
+    agent = runtime.context.agent
+    if agent not in registry.SPECIALISTS:
+        return Command(goto=SUPERVISOR, update=update)
+    chosen = Handoff({"name": agent, "from": None, "reason": "The session's agent."})
+    return Command(goto=agent, update={**update, "active_agent": agent, "handoffs": [chosen]})
 
 
-async def call_model(state: AgentState, config: RunnableConfig, runtime: Runtime[Context]) -> dict:
-    model = chat_model(runtime.context.max_tokens)
-    conversation = [SystemMessage(prompts.SYSTEM_PROMPT), *state["messages"]]
-    response = await model.ainvoke(conversation, config)
-    if not response.content and not response.tool_calls:
-        # Small models sometimes stop without a word after tool results: ask once more,
-        # rather than end the turn with an empty answer.
-        first = response
-        response = await model.ainvoke([*conversation, SystemMessage(prompts.ANSWER_NOW)], config)
-        response.usage_metadata = add_usage(first.usage_metadata, response.usage_metadata)
-    return {"messages": [response]}
-
-
-def route_after_model(state: AgentState) -> str:
-    """To the tools when the model asked for any; otherwise the turn is over."""
-    last = state["messages"][-1]
-    return RUN_TOOLS if getattr(last, "tool_calls", None) else END
+def next_step(state: TeamState) -> Command:
+    """The planner's next step to its specialist, with the step as its instruction; or the
+    end of the turn when no step is left."""
+    plan, done = state.get("plan") or [], state.get("plan_next", 0)
+    if done >= len(plan):
+        return Command(goto=END)
+    step = plan[done]
+    note = planner_prompts.STEP.format(number=done + 1, total=len(plan), task=step["task"])
+    handoff = Handoff({"name": step["agent"], "from": state.get("active_agent"), "reason": note})
+    return Command(
+        goto=step["agent"],
+        update={
+            "messages": [SystemMessage(note)],
+            "plan_next": done + 1,
+            "active_agent": step["agent"],
+            "handoffs": [*(state.get("handoffs") or []), handoff],
+        },
+    )
 
 
 def build_graph(checkpointer=None):
-    builder = StateGraph(AgentState, input_schema=TurnInput, context_schema=Context)
-    builder.add_node(OPEN_TURN, open_turn)
-    builder.add_node(CALL_MODEL, call_model)
-    # Several calls in one answer run concurrently; failures become messages to the model.
-    # Each call is a span of the turn's trace when Langfuse is on (agents/graph/tools.py).
-    tools = ToolNode(TOOLS, handle_tool_errors=describe_tool_error, awrap_tool_call=traced_call)
-    builder.add_node(RUN_TOOLS, tools)
+    builder = StateGraph(TeamState, input_schema=TurnInput, context_schema=Context)
+    specialists = list(registry.SPECIALISTS)
+    builder.add_node(OPEN_TURN, open_turn, destinations=(SUPERVISOR, *specialists))
+    builder.add_node(SUPERVISOR, supervisor.supervise, destinations=tuple(specialists))
+    for name, module in registry.SPECIALISTS.items():
+        builder.add_node(name, module.build_graph())
+        builder.add_edge(name, NEXT_STEP)
+    builder.add_node(NEXT_STEP, next_step, destinations=(*specialists, END))
     builder.add_edge(START, OPEN_TURN)
-    builder.add_edge(OPEN_TURN, CALL_MODEL)
-    builder.add_conditional_edges(CALL_MODEL, route_after_model, [RUN_TOOLS, END])
-    builder.add_edge(RUN_TOOLS, CALL_MODEL)
     return builder.compile(checkpointer=checkpointer)

@@ -2,7 +2,7 @@
 circuit breaker, circular fallback, an LLMCall row and metrics per attempt)."""
 
 from agents.llm.errors import LLMRequestError, LLMUnavailableError
-from agents.llm.listener import RingListener, listening
+from agents.llm.listener import RingListener, listening, text_muted
 from agents.llm.ring import ModelRing, ring_config
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "RingListener",
     "listening",
     "ring_config",
+    "text_muted",
 ]

@@ -28,3 +28,24 @@ def listening(listener: RingListener) -> Iterator[None]:
         yield
     finally:
         current.reset(token)
+
+
+class _SwitchesOnly:
+    """Passes model switches on, drops the text: for a call whose words are not the answer."""
+
+    def __init__(self, listener: RingListener | None):
+        self.listener = listener
+
+    def on_text(self, text: str) -> None:
+        pass
+
+    def on_fallback(self, switch: dict) -> None:
+        if self.listener is not None:
+            self.listener.on_fallback(switch)
+
+
+@contextmanager
+def text_muted() -> Iterator[None]:
+    """Within this block the listener hears no text (a routing call's), but still switches."""
+    with listening(_SwitchesOnly(current.get())):
+        yield

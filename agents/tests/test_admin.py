@@ -47,3 +47,22 @@ def test_sessions_show_their_messages_read_only(staff_client, make_user):
     assert listing.context["cl"].result_count == 1
     messages = staff_client.get("/admin/agents/message/?role__exact=user")
     assert messages.context["cl"].result_count == 1
+
+
+def test_a_sessions_messages_show_their_agent_and_the_turns_handoffs(staff_client, make_user):
+    from agents import services
+
+    session = services.create_session(owner=make_user(email="ada@example.com"), agent="auto")
+    handoffs = [
+        {"name": "planner", "from": None, "reason": "The supervisor chose the planner."},
+        {"name": "researcher", "from": "planner", "reason": "Step 1 of 2 <b>now</b>"},
+    ]
+    Message.objects.create(
+        session=session, role="assistant", content="Done.", agent="researcher", handoffs=handoffs
+    )
+    page = staff_client.get(f"/admin/agents/chatsession/{session.pk}/change/")
+    html = page.content.decode()
+    assert "start &rarr; <b>planner</b>: The supervisor chose the planner." in html
+    assert "planner &rarr; <b>researcher</b>: Step 1 of 2 &lt;b&gt;now&lt;/b&gt;" in html
+    by_agent = staff_client.get("/admin/agents/message/?agent=researcher")
+    assert by_agent.context["cl"].result_count == 1

@@ -1,16 +1,17 @@
-"""The agent graph's own parts: the calculator's sandbox, the routing after the model, tool
+"""The agent graphs' own parts: the calculator's sandbox, how the graphs are wired, tool
 failures turned into messages to the model, and the typed context reaching the tools."""
 
 import asyncio
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langgraph.graph import END
+from langchain_core.messages import AIMessage, ToolMessage
 
 from agents import services
 from agents.graph.context import Context
-from agents.graph.graph import CALL_MODEL, OPEN_TURN, RUN_TOOLS, build_graph, route_after_model
-from agents.graph.tools import TOOLS, ToolError, evaluate
+from agents.graph.general import graph as general
+from agents.graph.general.tools import TOOLS, ToolError, evaluate
+from agents.graph.graph import NEXT_STEP, OPEN_TURN, SUPERVISOR, build_graph
+from agents.graph.react import CALL_MODEL, RUN_TOOLS
 from agents.models import Message
 
 
@@ -53,24 +54,31 @@ class TestCalculator:
             evaluate(expression)
 
 
-class TestRouting:
-    def test_tool_calls_go_to_the_tools(self):
-        asked = AIMessage("", tool_calls=[{"id": "c1", "name": "calculator", "args": {}}])
-        assert route_after_model({"messages": [HumanMessage("2+2?"), asked]}) == RUN_TOOLS
+class TestWiring:
+    def test_an_agent_loops_model_tools_model_until_it_answers(self):
+        graph = general.build_graph().get_graph()
+        edges = {(edge.source, edge.target) for edge in graph.edges}
+        assert {
+            ("__start__", CALL_MODEL),
+            (CALL_MODEL, RUN_TOOLS),
+            (RUN_TOOLS, CALL_MODEL),
+        } <= edges
+        assert (CALL_MODEL, "__end__") in edges
 
-    def test_an_answer_ends_the_turn(self):
-        assert route_after_model({"messages": [HumanMessage("hi"), AIMessage("hello")]}) == END
-
-    def test_the_nodes_are_wired_model_tools_model(self):
+    def test_the_team_routes_to_every_specialist_and_back_to_the_plan(self):
         graph = build_graph().get_graph()
         edges = {(edge.source, edge.target) for edge in graph.edges}
-        assert {("__start__", OPEN_TURN), (OPEN_TURN, CALL_MODEL), (RUN_TOOLS, CALL_MODEL)} <= edges
-        assert {(CALL_MODEL, RUN_TOOLS), (CALL_MODEL, "__end__")} <= edges
+        specialists = {"general", "researcher", "planner"}
+        assert ("__start__", OPEN_TURN) in edges
+        assert {(OPEN_TURN, SUPERVISOR)} | {(OPEN_TURN, name) for name in specialists} <= edges
+        assert {(SUPERVISOR, name) for name in specialists} <= edges
+        assert {(name, NEXT_STEP) for name in specialists} <= edges
+        assert {(NEXT_STEP, "general"), (NEXT_STEP, "researcher"), (NEXT_STEP, "__end__")} <= edges
 
 
 def run_tools(*calls, user_id="nobody") -> list[ToolMessage]:
-    """The graph's tools node alone, on one model message asking for `calls`."""
-    node = build_graph().nodes[RUN_TOOLS].bound
+    """The general assistant's tools node alone, on one model message asking for `calls`."""
+    node = general.build_graph().nodes[RUN_TOOLS].bound
     asked = AIMessage(
         "",
         tool_calls=[
@@ -106,7 +114,7 @@ class TestToolFailures:
         assert results[1].content.startswith("Error:")
 
     def test_an_unexpected_failure_is_hidden_from_the_model(self, monkeypatch):
-        from agents.graph import tools
+        from agents.graph.general import tools
 
         def broken(*_, **__):
             raise RuntimeError("secret internals")

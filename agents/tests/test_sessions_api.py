@@ -12,8 +12,10 @@ from agents.tasks import generate_session_title
 from agentsite.loops import background_loop
 from devtools.llmservers.simulator import echo_reply
 
-SESSION_KEYS = {"id", "title", "created_at", "updated_at", "message_count"}
-MESSAGE_KEYS = {"id", "role", "content", "status", "created_at", "model", "tool_calls"}
+SESSION_KEYS = {"id", "title", "agent", "created_at", "updated_at", "message_count"}
+MESSAGE_KEYS = {
+    *("id", "role", "content", "status", "created_at", "model", "agent", "tool_calls", "citations")
+}
 
 
 def sign_in(client, user):
@@ -39,7 +41,7 @@ class TestSessions:
     def test_list_newest_activity_first_and_paginated(self, auth_client, user):
         first = services.create_session(owner=user, title="first")
         second = services.create_session(owner=user, title="second")
-        services.rename_session(first, title="first, renamed")  # activity
+        services.update_session(first, title="first, renamed")  # activity
         page = auth_client.get("/api/v1/sessions").json()
         assert set(page) == {"count", "next", "previous", "results"}
         assert [s["id"] for s in page["results"]] == [str(first.pk), str(second.pk)]
@@ -124,7 +126,7 @@ class TestTurnsWithoutStreaming:
                 {"match": "say nothing", "reply": ""},
             ]
         )
-        session = services.create_session(owner=user)
+        session = services.create_session(owner=user, agent="general")
         response = auth_client.post(
             f"/api/v1/sessions/{session.pk}/messages", {"content": "say nothing"}, format="json"
         )
@@ -197,7 +199,7 @@ class TestTitles:
     def test_a_rename_always_wins(self, user, llm):
         session = services.create_session(owner=user)
         Message.objects.create(session=session, role="user", content="plan a trip to Rome")
-        services.rename_session(session, title="Mine")
+        services.update_session(session, title="Mine")
         generate_session_title(str(session.pk))
         session.refresh_from_db()
         assert session.title == "Mine"
@@ -228,3 +230,38 @@ async def stored_messages_or_zero(config):
 
 def test_event_loop_helpers_are_importable():
     assert asyncio.iscoroutinefunction(stored_messages_or_zero)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_deleted_while_its_turn_runs_is_a_404(auth_client, user, settings):
+    """The person deletes the chat (another tab) while the agent answers: the turn's POST is
+    a 404 problem, not a 500, and nothing of the session is left."""
+    import threading
+
+    from rest_framework.test import APIClient
+
+    from devtools.llmservers.simulator import SimulatorConfig, running_simulator
+    from devtools.testing import wait_for
+
+    slow = SimulatorConfig(ttft_ms=1500, tokens_per_s=0, reply_tokens=3)
+    with running_simulator(slow) as sim:
+        settings.LLM_BASE_URL = sim.base_url
+        session = services.create_session(owner=user, agent="general")
+
+        other_tab = APIClient()
+        other_tab.force_authenticate(user)
+
+        def delete_once_asked():
+            wait_for(lambda: Message.objects.filter(session=session, role="user").exists())
+            other_tab.delete(f"/api/v1/sessions/{session.pk}")
+
+        deleter = threading.Thread(target=delete_once_asked)
+        deleter.start()
+        response = auth_client.post(
+            f"/api/v1/sessions/{session.pk}/messages", {"content": "hello"}, format="json"
+        )
+        deleter.join(10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert not ChatSession.objects.filter(pk=session.pk).exists()
+    assert not Message.objects.filter(session_id=session.pk).exists()

@@ -40,9 +40,9 @@ def names(events):
 
 class TestStream:
     def test_tokens_in_order_then_done(self, server, user):
-        session = services.create_session(owner=user)
+        session = services.create_session(owner=user, agent="general")
         events = stream(server, user, session, "hello there")
-        assert names(events) == ["start", "token", "done"]
+        assert names(events) == ["start", "agent", "token", "done"]
         start, done = events[0][1], events[-1][1]
         assert set(start) == {"session_id", "user_message_id", "assistant_message_id"}
         text = "".join(data["text"] for name, data in events if name == "token")
@@ -65,10 +65,10 @@ class TestStream:
         assert ids == list(range(1, len(ids) + 1))
 
     def test_tool_call_and_result(self, server, user):
-        session = services.create_session(owner=user)
+        session = services.create_session(owner=user, agent="general")
         events = stream(server, user, session, "what is 2+3*4")
-        assert names(events) == ["start", "tool_call", "tool_result", "token", "done"]
-        call, result = events[1][1], events[2][1]
+        assert names(events) == ["start", "agent", "tool_call", "tool_result", "token", "done"]
+        call, result = events[2][1], events[3][1]
         assert (call["name"], call["arguments"]) == ("calculator", {"expression": "2+3*4"})
         assert result == {"id": call["id"], "name": "calculator", "content": "14"}
         assert "".join(d["text"] for n, d in events if n == "token") == "The result is 14."
@@ -187,7 +187,8 @@ class TestRefusals:
             **kwargs,
         )
 
-    def assert_problem(self, response, status, code=None):
+    @staticmethod
+    def assert_problem(response, status, code=None):
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["request_id"] == response.headers["x-request-id"]
@@ -273,7 +274,7 @@ class TestRefusals:
     def test_the_browsers_accept_header_is_admitted(self, server, user):
         session = services.create_session(owner=user)
         events = stream(server, user, session, headers={"Accept": "text/event-stream"})
-        assert names(events) == ["start", "token", "done"]
+        assert names(events) == ["start", "agent", "token", "done"]
 
 
 class TestBrowserSession:
@@ -286,16 +287,32 @@ class TestBrowserSession:
         return store.session_key
 
     def test_session_cookie_needs_the_csrf_token(self, server, user):
+        """A cookie is sent by the browser whoever made the page: without the CSRF token
+        (or with a wrong one, or from another origin) the turn is refused before anything
+        is saved or any model is called; with it, it streams."""
         session = services.create_session(owner=user)
         url = f"{server.url}/api/v1/sessions/{session.pk}/stream"
         cookies = {"sessionid": self.cookie_for(user), "csrftoken": "a" * 32}
-        refused = httpx.post(url, json={"content": "hi"}, cookies=cookies)
-        assert refused.status_code == 403
+        forged = [
+            {},
+            {"X-CSRFToken": "b" * 32},
+            {"X-CSRFToken": "a" * 32, "Origin": "http://evil.example"},
+        ]
+        for headers in forged:
+            refused = httpx.post(url, json={"content": "hi"}, cookies=cookies, headers=headers)
+            TestRefusals.assert_problem(refused, 403, "csrf_failed")
+        assert not Message.objects.exists()
         allowed = httpx.post(
             url, json={"content": "hi"}, cookies=cookies, headers={"X-CSRFToken": "a" * 32}
         )
         assert allowed.status_code == 200
         assert names(list(decode(allowed.text.splitlines())))[-1] == "done"
+
+    def test_a_bearer_token_needs_no_csrf_token(self, server, user):
+        """CSRF guards what a browser sends by itself; a bearer header it never adds."""
+        session = services.create_session(owner=user)
+        events = stream(server, user, session, cookies={"csrftoken": "a" * 32})
+        assert names(events)[-1] == "done"
 
 
 class TestConversation:
@@ -342,12 +359,12 @@ class TestConversation:
             thread.start()
             events = stream(server, user, session)
             thread.join(15)
-        assert names(events) == ["start", "token", "done"]
+        assert names(events) == ["start", "agent", "token", "done"]
         assert Message.objects.get(role="assistant").status == "complete"
         assert "was lost before the turn ended" in server.log()
 
     def test_history_survives_a_server_restart(self, asgi_server, llm, user):
-        session = services.create_session(owner=user)
+        session = services.create_session(owner=user, agent="general")
         first_server = asgi_server(env={"LLM_BASE_URL": llm.base_url})
         first = stream(first_server, user, session, "my name is Ada")
         first_server.stop()

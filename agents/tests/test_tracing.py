@@ -90,8 +90,10 @@ def test_a_streamed_turn_is_traced_and_sent_when_the_server_stops(
 
     answer = Message.objects.get(pk=events[-1][1]["assistant_message_id"])
     root = fake_langfuse.trace(answer.trace_id)
+    # An `auto` session: the supervisor's routing call, then the general assistant's.
     assert [span.name for span in root.children] == [
         "memory-search",
+        "routing attempt 1",
         "chat attempt 1",
         "tool calculator",
         "chat attempt 1",

@@ -92,7 +92,7 @@ def database_settings(url: str) -> dict:
             "min_size": env.int("DB_POOL_MIN", default=1),
             "max_size": env.int("DB_POOL_MAX", default=20),
             "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
-        }
+        },
     }
     return config
 
@@ -146,13 +146,38 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "TOKEN_TYPE_CLAIM": "token_type",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Every token carries a digest of the password it was issued under: a changed or reset
+    # password ends every token at once (also ones minted outside a log-in's family).
+    "CHECK_REVOKE_TOKEN": True,
 }
+
+# Log-in back-off (accounts/lockout.py): free failures per account and per address, then a
+# lock that doubles from LOGIN_LOCK_SECONDS up to LOGIN_LOCK_MAX_SECONDS. Failures are
+# remembered for LOGIN_FAILURE_WINDOW_SECONDS; a network an account logged in from stays
+# exempt from that account's lock for LOGIN_KNOWN_NETWORK_DAYS.
+LOGIN_FREE_FAILURES_ACCOUNT = env.int("LOGIN_FREE_FAILURES_ACCOUNT", default=5)
+LOGIN_FREE_FAILURES_IP = env.int("LOGIN_FREE_FAILURES_IP", default=20)
+LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=30)
+LOGIN_LOCK_MAX_SECONDS = env.int("LOGIN_LOCK_MAX_SECONDS", default=900)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=24 * 3600)
+LOGIN_KNOWN_NETWORK_DAYS = env.int("LOGIN_KNOWN_NETWORK_DAYS", default=30)
+
+# Password reset: a link is good for PASSWORD_RESET_TIMEOUT seconds and only once (Django's
+# token hashes the password). Mail goes through EMAIL_BACKEND (console in dev).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="agentsite <noreply@localhost>")
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -183,6 +208,7 @@ RATE_LIMITS = {
     "register": env("RATE_LIMIT_REGISTER", default="10/h"),
     "token": env("RATE_LIMIT_TOKEN", default="20/m"),
     "user": env("RATE_LIMIT_USER", default="120/m"),
+    "password_reset": env("RATE_LIMIT_PASSWORD_RESET", default="10/h"),
 }
 # Tokens (prompt + completion) a person may spend per UTC day; 0 disables the check.
 DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=200_000)

@@ -19,6 +19,8 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="") or dev_secret_key(BASE_DIR / ".data" / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=True)
+# Password-reset mail is printed by the server, not sent.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
 # The embedded URLs only when unset: the database URL writes the stack's password file.
 DATABASES = {

@@ -20,6 +20,7 @@ globals().update(redis_settings(env("REDIS_URL", default="") or stack.redis_url(
 SERVE_STATIC_FILES = True  # browser tests load the pages' CSS and JS from the live server
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # also in workers tests start
 # Tests that check limits set their own.
 RATE_LIMITS = {**RATE_LIMITS, "user": env("RATE_LIMIT_USER", default="10000/m")}
 CELERY_TASK_ALWAYS_EAGER = False

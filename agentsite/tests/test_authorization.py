@@ -33,6 +33,9 @@ CALLERS = ("anonymous", "A", "B", "staff", "inactive", "deleted")
 # {document} and {run} are A's session, memory and document, and an evaluation run.
 MATRIX = [
     ("GET", "/api/v1/auth/me", (401, 200, 200, 200, 401, 401)),
+    ("POST", "/api/v1/auth/password/change", (401, 200, 200, 200, 401, 401)),  # one's own
+    ("POST", "/api/v1/auth/password/reset", (202, 202, 202, 202, 202, 202)),  # needs no token
+    ("POST", "/api/v1/auth/password/reset/confirm", (403, 403, 403, 403, 403, 403)),  # no link
     ("GET", "/api/v1/sessions", (401, 200, 200, 200, 401, 401)),
     ("POST", "/api/v1/sessions", (401, 201, 201, 201, 401, 401)),
     ("GET", "/api/v1/sessions/{session}", (401, 200, 404, 404, 401, 401)),
@@ -107,7 +110,18 @@ def client_for(caller: str, world) -> APIClient:
     return client
 
 
+NEW_PASSWORD = "a brand new passphrase"
 BODIES = {
+    ("POST", "/api/v1/auth/password/change"): {
+        "current_password": "correct horse battery staple",
+        "new_password": NEW_PASSWORD,
+    },
+    ("POST", "/api/v1/auth/password/reset"): {"email": "a@example.com"},
+    ("POST", "/api/v1/auth/password/reset/confirm"): {
+        "uid": "QQ",
+        "token": "not-a-token",
+        "new_password": NEW_PASSWORD,
+    },
     ("POST", "/api/v1/sessions"): {},
     ("PATCH", "/api/v1/sessions/{session}"): {"title": "Renamed"},
     ("POST", "/api/v1/sessions/{session}/messages"): {"content": "hello there"},

@@ -38,6 +38,9 @@ def test_every_operation_documents_its_problems_with_the_one_problem_schema(sche
         "POST /api/v1/auth/register": {400, 409, 413, 415, 429, 503},
         "POST /api/v1/auth/token": {400, 401, 413, 415, 429, 503},
         "GET /api/v1/auth/me": {401, 429, 503},
+        "POST /api/v1/auth/password/change": {400, 401, 403, 413, 415, 429, 503},
+        "POST /api/v1/auth/password/reset": {400, 413, 415, 429, 503},
+        "POST /api/v1/auth/password/reset/confirm": {400, 403, 413, 415, 429, 503},
         "DELETE /api/v1/auth/me": {401, 403, 429, 503},
         "GET /api/v1/sessions": {400, 401, 404, 429, 503},
         "PATCH /api/v1/sessions/{session_id}": {400, 401, 403, 404, 413, 415, 429, 503},
@@ -68,11 +71,18 @@ def test_every_operation_documents_its_problems_with_the_one_problem_schema(sche
 
 def test_inputs_are_closed_and_state_the_servers_limits(schema):
     components = schema["components"]["schemas"]
-    for name in ("RegisterRequest", "SessionCreateRequest", "RunCreateRequest", "RefreshRequest"):
+    closed = ("RegisterRequest", "SessionCreateRequest", "RunCreateRequest", "RefreshRequest")
+    closed += ("PasswordChangeRequest", "PasswordResetRequest", "PasswordResetConfirmRequest")
+    for name in closed:
         assert components[name]["additionalProperties"] is False, name
-    password = components["RegisterRequest"]["properties"]["password"]
-    assert password["minLength"] == 8
-    assert password["pattern"] == r"^[^\u0000]*[^0-9\u0000][^\u0000]*$"
+    for name, field in [
+        ("RegisterRequest", "password"),
+        ("PasswordChangeRequest", "new_password"),
+        ("PasswordResetConfirmRequest", "new_password"),
+    ]:
+        password = components[name]["properties"][field]
+        assert password["minLength"] == 8
+        assert password["pattern"] == r"^[^\u0000]*[^0-9\u0000][^\u0000]*$"
     refresh = components["RefreshRequest"]["properties"]["refresh"]
     assert refresh["pattern"] == "^[^\\u0000]*$"
     email = components["RegisterRequest"]["properties"]["email"]

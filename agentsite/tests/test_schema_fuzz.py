@@ -36,6 +36,9 @@ def server(asgi_server, llm):
             "RATE_LIMIT_REGISTER": "1000000/m",
             "RATE_LIMIT_TOKEN": "1000000/m",
             "RATE_LIMIT_USER": "1000000/m",
+            "RATE_LIMIT_PASSWORD_RESET": "1000000/m",
+            "LOGIN_FREE_FAILURES_ACCOUNT": "1000000",
+            "LOGIN_FREE_FAILURES_IP": "1000000",
             "DAILY_TOKEN_QUOTA": "0",
         }
     )

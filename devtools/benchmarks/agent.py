@@ -1,5 +1,6 @@
 """The agent on its labelled task set, through the public chat API and stream of a running
-agentsite: pass rate per kind, time to first token by turn, decode speed, markup leaks.
+agentsite: pass rate per kind, the share of turns the supervisor handed to the right
+specialist, time to first token by turn, decode speed, markup leaks.
 
 Each task is a throwaway person of its own (registered through the API), so memories and past
 messages never leak from one task into another. Tasks run one after the other: on a local model
@@ -21,7 +22,15 @@ import httpx
 from agents import sse
 from agentsite.celery import app as celery_app
 from devtools.benchmarks import processes
-from devtools.benchmarks.agent_tasks import KINDS, AgentTask, TurnRecord, check_turn, memory_lists
+from devtools.benchmarks.agent_tasks import (
+    KINDS,
+    AgentTask,
+    Document,
+    TurnRecord,
+    check_turn,
+    memory_lists,
+    routed_right,
+)
 from devtools.benchmarks.chat_streams import percentile
 
 PASS_TARGET = 0.85
@@ -34,6 +43,8 @@ TITLE_TARGET_S = 30.0  # a new session has its title this soon after its first a
 # A slow model's answer stays alive on the stream's pings (every 15 s), so a read may wait long.
 HTTP_TIMEOUT = httpx.Timeout(15.0, read=120.0)
 TURN_BUCKETS = ("1st", "2nd", "3rd+")
+DOCUMENT_TIMEOUT = 120.0  # an uploaded document is parsed and embedded by the worker
+ROUTING_TARGET = 0.85
 
 
 class RegistrationRefused(RuntimeError):
@@ -66,6 +77,21 @@ class ChatClient:
     def new_session(self) -> str:
         """An untitled session, as the chat page makes one (the worker then titles it)."""
         return self.http.post("/api/v1/sessions", json={}).raise_for_status().json()["id"]
+
+    def upload(self, document: Document, timeout: float = DOCUMENT_TIMEOUT) -> None:
+        """Upload a document and wait until the worker has made it ready."""
+        files = {"file": (document.name, document.text.encode(), "text/plain")}
+        created = self.http.post("/api/v1/documents", files=files).raise_for_status().json()
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.http.get(f"/api/v1/documents/{created['id']}").json()
+            if status["status"] == "ready":
+                return
+            if status["status"] == "failed" or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"document {document.name}: {status['status']} {status['error']}"
+                )
+            time.sleep(MEMORY_POLL_SECONDS)
 
     def memories(self) -> list[str]:
         response = self.http.get("/api/v1/memories", params={"page_size": 100})
@@ -104,6 +130,8 @@ class ChatClient:
                         record.tool_calls.append(
                             {"name": data["name"], "arguments": data["arguments"]}
                         )
+                    elif name == "agent":
+                        record.agents.append(data["name"])
                     elif name == "error":
                         record.errors.append(data)
                     elif name == "done":
@@ -174,6 +202,8 @@ def run_task(base_url: str, task: AgentTask, *, memory_timeout: float) -> TaskRe
     titles: list[TitleWatch] = []
     told = time.perf_counter()  # when the answer before a memory wait ended
     try:
+        for document in task.documents:
+            client.upload(document)
         for number, session in enumerate(task.sessions, 1):
             if session.wait_for_memory:
                 if not client.wait_for_memory(session.wait_for_memory, memory_timeout):
@@ -258,6 +288,28 @@ def _leaks(records: list[TurnRecord]) -> dict:
     }
 
 
+def _routing(results: list[TaskResult]) -> dict:
+    """The share of checked turns the supervisor handed to the expected specialist."""
+    checked = []
+    for result in results:
+        turns = [turn for session in result.task.sessions for turn in session.turns]
+        ran = zip(turns, result.turns, strict=False)  # a task cut short ran fewer turns
+        checked += [(turn, record) for turn, record in ran if turn.expect is not None]
+    by_agent: dict[str, dict] = {}
+    for turn, record in checked:
+        entry = by_agent.setdefault(turn.expect.agent, {"turns": 0, "right": 0})
+        entry["turns"] += 1
+        entry["right"] += routed_right(turn, record)
+    right = sum(entry["right"] for entry in by_agent.values())
+    return {
+        "turns": len(checked),
+        "right": right,
+        "share": right / len(checked) if checked else None,
+        "target": ROUTING_TARGET,
+        "by_agent": by_agent,
+    }
+
+
 def summarize(results: list[TaskResult]) -> dict:
     records = [record for result in results for record in result.turns]
     by_kind = {}
@@ -273,6 +325,7 @@ def summarize(results: list[TaskResult]) -> dict:
         "pass_rate": passed / len(results) if results else None,
         "pass_target": PASS_TARGET,
         "by_kind": by_kind,
+        "routing": _routing(results),
         "ttft_by_turn": _ttft_by_turn(records),
         "decode": _decode(records),
         "memory": _latency([s for r in results for s in r.memory_seconds], MEMORY_TARGET_S),

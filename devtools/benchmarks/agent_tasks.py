@@ -1,7 +1,9 @@
 """The agent's labelled task set (`fixtures/agent_tasks.json`) and its mechanical checks.
 
-A task is one person's sessions, each a list of turns; a turn may say what passes (`expect`).
-A session may first wait until the person's memories mention some words (what an earlier
+A task is one person's sessions, each a list of turns; a turn may say what passes (`expect`),
+including which specialist the supervisor must hand it to (`agent`, else the general
+assistant). A task may first upload the person's documents (`documents`: name and text), a
+session may first wait until the person's memories mention some words (what an earlier
 session told the agent). Every turn, seeds included, must end in `done` with a non-empty answer
 and no protocol markup; a task passes when every turn and every memory wait passes.
 """
@@ -12,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.graph.tools import TOOLS
+from agents.graph.registry import SPECIALISTS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "agent_tasks.json"
 
@@ -24,8 +26,11 @@ KINDS = (
     "chit_chat",
     "unknown_tool",
     "two_step",
+    "documents",
+    "plan",
 )
-KNOWN_TOOLS = frozenset(tool.name for tool in TOOLS)
+KNOWN_TOOLS = frozenset(tool.name for module in SPECIALISTS.values() for tool in module.TOOLS)
+DEFAULT_AGENT = "general"
 
 # Ways of saying "I can't do that"; a refusal must use one of them.
 REFUSAL_PHRASES = (
@@ -73,6 +78,7 @@ class Expectation:
     calls: tuple[ExpectedCall, ...] = ()  # each matched by a call of its own
     no_tools: bool = False
     refuses: bool = False  # says it can't, and calls no tool it doesn't have
+    agent: str = DEFAULT_AGENT  # the specialist the supervisor hands the turn to
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,17 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Document:
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
 class AgentTask:
     id: str
     kind: str
     sessions: tuple[Session, ...]
+    documents: tuple[Document, ...] = ()  # uploaded (and ready) before the first session
 
 
 @dataclass
@@ -103,6 +116,7 @@ class TurnRecord:
     index: int  # 0: the session's first turn
     answer: str = ""
     tool_calls: list[dict] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)  # each `agent` event's name, in order
     errors: list[dict] = field(default_factory=list)
     done: bool = False
     ttft: float | None = None  # seconds from sending to the first token
@@ -123,7 +137,7 @@ def _strict(raw: dict, allowed: set[str], where: str) -> dict:
 
 
 def _expectation(raw: dict, where: str) -> Expectation:
-    _strict(raw, {"contains", "calls", "no_tools", "refuses"}, where)
+    _strict(raw, {"contains", "calls", "no_tools", "refuses", "agent"}, where)
     calls = []
     for call in raw.get("calls", []):
         _strict(call, {"name", "arguments"}, where)
@@ -136,7 +150,10 @@ def _expectation(raw: dict, where: str) -> Expectation:
         calls=tuple(calls),
         no_tools=bool(raw.get("no_tools", False)),
         refuses=bool(raw.get("refuses", False)),
+        agent=raw.get("agent", DEFAULT_AGENT),
     )
+    if expectation.agent not in SPECIALISTS:
+        raise ValueError(f"{where}: expects the unknown agent {expectation.agent!r}")
     if expectation == Expectation():
         raise ValueError(f"{where}: an expectation that checks nothing")
     if expectation.no_tools and expectation.calls:
@@ -146,7 +163,7 @@ def _expectation(raw: dict, where: str) -> Expectation:
 
 def _task(raw: dict) -> AgentTask:
     where = f"task {raw.get('id')!r}"
-    _strict(raw, {"id", "kind", "sessions"}, where)
+    _strict(raw, {"id", "kind", "sessions", "documents"}, where)
     if raw["kind"] not in KINDS:
         raise ValueError(f"{where}: unknown kind {raw['kind']!r}")
     sessions = []
@@ -166,7 +183,11 @@ def _task(raw: dict) -> AgentTask:
         sessions.append(Session(tuple(turns), tuple(raw_session.get("wait_for_memory", []))))
     if not any(turn.expect for session in sessions for turn in session.turns):
         raise ValueError(f"{where}: no turn says what passes")
-    return AgentTask(raw["id"], raw["kind"], tuple(sessions))
+    documents = []
+    for raw_document in raw.get("documents", []):
+        _strict(raw_document, {"name", "text"}, where)
+        documents.append(Document(raw_document["name"], raw_document["text"]))
+    return AgentTask(raw["id"], raw["kind"], tuple(sessions), tuple(documents))
 
 
 def load_tasks(path: Path = FIXTURE) -> list[AgentTask]:
@@ -254,6 +275,8 @@ def check_turn(turn: Turn, record: TurnRecord) -> list[str]:
     expect = turn.expect
     if expect is None:
         return failures
+    if not routed_right(turn, record):
+        failures.append(f"handed to {record.agents[:1]} instead of {expect.agent!r}")
     lacking = [wanted for wanted in expect.contains if not _mentions(record.answer, wanted)]
     failures += [f"answer lacks {wanted!r}" for wanted in lacking]
     missing = _missing_calls(expect.calls, record.tool_calls)
@@ -269,6 +292,11 @@ def check_turn(turn: Turn, record: TurnRecord) -> list[str]:
         if not any(phrase in said for phrase in REFUSAL_PHRASES):
             failures.append("does not say it can't")
     return failures
+
+
+def routed_right(turn: Turn, record: TurnRecord) -> bool:
+    """The supervisor handed the turn to the specialist it expects (the first agent event)."""
+    return turn.expect is not None and record.agents[:1] == [turn.expect.agent]
 
 
 def memory_lists(memories: list[str], words: tuple[str, ...]) -> bool:

@@ -26,8 +26,9 @@ from typing import Any
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agents.graph.prompts import SYSTEM_PROMPT, turn_context
-from agents.graph.tools import TOOLS
+from agents.graph.general.prompts import SYSTEM_PROMPT
+from agents.graph.general.tools import TOOLS
+from agents.graph.prompts import turn_context
 from devtools.llmservers.local import GenParams, load_backend, local_model_path, resolve_spec
 from devtools.llmservers.local.prompt_cache import DEFAULT_CACHE_SLOTS, PromptCache
 

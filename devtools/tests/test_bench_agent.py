@@ -31,7 +31,14 @@ def tasks():
 
 def record(answer="", calls=(), **fields) -> TurnRecord:
     tool_calls = [{"name": name, "arguments": arguments} for name, arguments in calls]
-    fields = {"content": "q", "session": 1, "index": 0, "done": True, **fields}
+    fields = {
+        "content": "q",
+        "session": 1,
+        "index": 0,
+        "done": True,
+        "agents": ["general"],
+        **fields,
+    }
     return TurnRecord(answer=answer, tool_calls=tool_calls, **fields)
 
 
@@ -72,6 +79,11 @@ class TestTaskSet:
                 assert all(e.no_tools for e in checked), task.id
             elif task.kind == "unknown_tool":
                 assert all(e.refuses for e in checked), task.id
+            elif task.kind == "documents":
+                assert all(e.agent == "researcher" for e in checked), task.id
+            elif task.kind == "plan":
+                assert task.documents, task.id
+                assert all(e.agent == "planner" and e.contains for e in checked), task.id
             else:
                 assert all(len(e.calls) == 2 for e in checked), task.id
 

@@ -2,7 +2,7 @@
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agents.graph.tools import calculator, current_time
+from agents.graph.general.tools import calculator, current_time
 
 CALCULATOR = convert_to_openai_tool(calculator)
 CURRENT_TIME = convert_to_openai_tool(current_time)

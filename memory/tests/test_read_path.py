@@ -10,7 +10,7 @@ import redis
 from django.conf import settings
 
 from agents import services as chat
-from agents.graph import prompts
+from agents.graph.general import prompts
 from agents.models import Message
 from devtools.testing import stream_turn
 from evaluation.selectors import judge_input
@@ -86,7 +86,8 @@ def test_another_persons_prompt_never_holds_it(server, ada_lives_in_paris, make_
 def test_recall_memory_finds_the_persons_own_memories_only(server, ada_lives_in_paris, make_user):
     _, events = answer(server, ada_lives_in_paris, "Please check your memory")
     (result,) = [data for name, data in events if name == "tool_result"]
-    assert (result["name"], result["content"]) == ("recall_memory", "- User lives in Paris")
+    assert result["name"] == "recall_memory"
+    assert "<memories>\n- User lives in Paris\n</memories>" in result["content"]  # as data
     _, events = answer(server, make_user("bob@example.com"), "Please check your memory")
     (result,) = [data for name, data in events if name == "tool_result"]
     assert result["content"] == "Nothing remembered about that."

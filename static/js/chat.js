@@ -25,10 +25,24 @@ const page = {
   input: document.getElementById("message-input"),
   send: document.getElementById("send-button"),
   stop: document.getElementById("stop-button"),
+  agentPicker: document.getElementById("agent-picker"),
+  agentDescription: document.getElementById("agent-description"),
 };
 
-const conversation = new Conversation(page.messages);
-const state = { sessions: [], current: null, streaming: null, renaming: false };
+const state = {
+  sessions: [],
+  current: null,
+  streaming: null,
+  renaming: false,
+  agents: [], // [{name, title, description}], `auto` first
+  agent: "auto", // the picker's choice for a chat not created yet
+};
+
+function agentTitle(name) {
+  return state.agents.find((agent) => agent.name === name)?.title ?? name;
+}
+
+const conversation = new Conversation(page.messages, agentTitle);
 
 function say(text) {
   page.status.textContent = text;
@@ -147,6 +161,43 @@ async function deleteSession(session) {
   say("Chat deleted.");
 }
 
+// --- agent picker --------------------------------------------------------------------------
+
+async function loadAgents() {
+  state.agents = await request("GET", "/api/v1/agents");
+  page.agentPicker.replaceChildren(
+    ...state.agents.map((agent) => {
+      const option = document.createElement("option");
+      option.value = agent.name;
+      option.textContent = agent.title;
+      option.title = agent.description;
+      return option;
+    }),
+  );
+}
+
+function showAgent(name) {
+  page.agentPicker.value = name;
+  const agent = state.agents.find((candidate) => candidate.name === name);
+  page.agentDescription.textContent = agent?.description ?? "";
+}
+
+page.agentPicker.addEventListener("change", async () => {
+  const agent = page.agentPicker.value;
+  showAgent(agent);
+  if (!state.current) {
+    state.agent = agent; // used when the first message creates the chat
+    return;
+  }
+  try {
+    replaceSession(await request("PATCH", `/api/v1/sessions/${state.current.id}`, { agent }));
+    say(`${agentTitle(agent)} answers from now on.`);
+  } catch (error) {
+    say(error.message);
+    showAgent(state.current.agent);
+  }
+});
+
 // --- conversation --------------------------------------------------------------------------
 
 function showTitle(session) {
@@ -157,6 +208,8 @@ function showTitle(session) {
 function startNewChat() {
   stopStreaming();
   state.current = null;
+  state.agent = "auto";
+  showAgent("auto");
   setUrl(null);
   showTitle(null);
   conversation.clear();
@@ -176,6 +229,7 @@ async function openSession(sessionId) {
   state.current = session;
   setUrl(session.id);
   showTitle(session);
+  showAgent(session.agent);
   renderSessions();
   closeSidebarOnPhones();
   conversation.clear();
@@ -190,7 +244,7 @@ async function openSession(sessionId) {
 
 async function ensureSession() {
   if (state.current) return state.current;
-  const session = await request("POST", "/api/v1/sessions", {});
+  const session = await request("POST", "/api/v1/sessions", { agent: state.agent });
   state.sessions.unshift(session);
   state.current = session;
   setUrl(session.id);
@@ -223,7 +277,7 @@ async function sendMessage(content) {
     return;
   }
   const asked = conversation.add(new UserMessageView(content));
-  const answer = conversation.add(new AssistantMessageView());
+  const answer = conversation.add(new AssistantMessageView(agentTitle));
   conversation.scrollToEnd();
   const retry = () => {
     if (!answer.started) {
@@ -258,6 +312,8 @@ async function sendMessage(content) {
       else if (name === "tool_call") answer.addStep(data);
       else if (name === "tool_result") answer.completeStep(data);
       else if (name === "fallback") answer.noteFallback(data);
+      else if (name === "agent") answer.noteHandoff(data);
+      else if (name === "citation") answer.addCitation(data);
       else if (name === "done") {
         answer.finish(data);
         ended = true;
@@ -346,7 +402,7 @@ setupMemoryPanel({
 
 async function start() {
   try {
-    await loadSessions();
+    await Promise.all([loadAgents(), loadSessions()]);
   } catch (error) {
     say(error.message);
   }

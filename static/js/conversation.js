@@ -75,18 +75,50 @@ class ToolStep {
   }
 }
 
+/** One cited passage: its document's title; expands to the quoted text. */
+function citationView(citation, number) {
+  const root = make("details", "citation");
+  root.dataset.chunkId = citation.chunk_id;
+  root.append(
+    make("summary", "", `[${number}] ${citation.title}`),
+    make("blockquote", "", citation.text),
+  );
+  return root;
+}
+
 export class AssistantMessageView extends MessageView {
-  constructor() {
+  /** `agentTitle(name)` gives an agent's title for its badge and handoff notes. */
+  constructor(agentTitle = (name) => name) {
     super("assistant", "The agent answered");
+    this.agentTitle = agentTitle;
     this.text = "";
     this.steps = [];
     this.started = false;
+    this.badge = make("span", "agent-badge");
     this.stepList = make("div", "tool-steps");
     this.content = make("div", "content markdown");
+    this.citations = make("div", "citations");
+    this.citations.setAttribute("aria-label", "Sources from your documents");
     this.notes = make("div", "message-notes");
     this.meta = make("p", "message-meta");
-    this.root.append(this.stepList, this.content, this.notes, this.meta);
+    this.root.append(this.badge, this.stepList, this.content, this.citations, this.notes, this.meta);
     this.renderPending = false;
+  }
+
+  showAgent(name) {
+    this.badge.textContent = name ? this.agentTitle(name) : "";
+  }
+
+  /** A handoff: the badge names the agent now writing; a note says who handed over and why. */
+  noteHandoff(handoff) {
+    this.showAgent(handoff.name);
+    const to = this.agentTitle(handoff.name);
+    const text = handoff.from ? `${this.agentTitle(handoff.from)} → ${to}` : to;
+    this.stepList.append(make("p", "handoff-note", `${text}: ${handoff.reason}`));
+  }
+
+  addCitation(citation) {
+    this.citations.append(citationView(citation, this.citations.children.length + 1));
   }
 
   setStreaming(streaming) {
@@ -168,10 +200,12 @@ export class AssistantMessageView extends MessageView {
   }
 
   /** A stored answer from the history. */
-  static fromHistory(message) {
-    const view = new AssistantMessageView();
+  static fromHistory(message, agentTitle) {
+    const view = new AssistantMessageView(agentTitle);
     view.text = message.content;
+    view.showAgent(message.agent);
     for (const call of message.tool_calls ?? []) view.addStep(call);
+    for (const citation of message.citations ?? []) view.addCitation(citation);
     view.render();
     view.showModel(message.model);
     if (message.status === "interrupted") {
@@ -186,8 +220,9 @@ export class AssistantMessageView extends MessageView {
 }
 
 export class Conversation {
-  constructor(container) {
+  constructor(container, agentTitle) {
     this.container = container;
+    this.agentTitle = agentTitle;
   }
 
   clear() {
@@ -202,7 +237,7 @@ export class Conversation {
       if (message.role === "user") {
         this.add(new UserMessageView(message.content));
       } else if (message.role === "assistant") {
-        answer = this.add(AssistantMessageView.fromHistory(message));
+        answer = this.add(AssistantMessageView.fromHistory(message, this.agentTitle));
       } else if (message.role === "tool" && answer) {
         answer.completeStep({ id: null, name: message.model, content: message.content });
       }

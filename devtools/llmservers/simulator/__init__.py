@@ -28,13 +28,14 @@ raises ValueError on an unknown key or kind, a bad regex, a wrong type):
 - reply: ``{"match": REGEX, "system": REGEX, "model": NAME, "reply": TEXT}``;
 - tool calls: ``{"match": ..., "system": ..., "model": ..., "tool_calls": [{"name": TOOL,
   "arguments": {...}}, ...]}``;
-- intent: ``{"intent": "arithmetic" | "time", "tool": TOOL, "argument": NAME, "default": VALUE,
-  "model": NAME}`` -- each ask of that kind in the last user message calls ``TOOL`` with the
-  asked value as its argument ``NAME``. ``"arithmetic"`` asks are expressions after an asking
-  word ("what is 2+3*4", "calculate 7 times 6" -> ``"2+3*4"``, ``"7 * 6"``) or a message that is
-  just one; ``"time"`` asks name "time"/"date"/"today"/"clock"/"what day", and their value is
-  each IANA zone, abbreviation or city named ("in Tokyo" -> ``"Asia/Tokyo"``), else ``default``
-  (no default: the call has no arguments).
+- intent: ``{"intent": "arithmetic" | "time" | "search", "tool": TOOL, "argument": NAME,
+  "default": VALUE, "model": NAME}`` -- each ask of that kind in the last user message calls
+  ``TOOL`` with the asked value as its argument ``NAME``. ``"arithmetic"`` asks are expressions
+  after an asking word ("what is 2+3*4", "calculate 7 times 6" -> ``"2+3*4"``, ``"7 * 6"``) or a
+  message that is just one; ``"time"`` asks name "time"/"date"/"today"/"clock"/"what day", and
+  their value is each IANA zone, abbreviation or city named ("in Tokyo" -> ``"Asia/Tokyo"``),
+  else ``default`` (no default: the call has no arguments); a ``"search"`` ask is the whole
+  message (its words, whitespace collapsed).
 
 ``match`` is searched in the last user message and ``system`` in the system/developer prompt
 (case-insensitive, ``.`` matches newlines); a reply or tool-call rule needs one of them, and both

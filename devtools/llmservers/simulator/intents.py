@@ -1,6 +1,7 @@
 """Tool intents: the asks the simulator recognises in a message (:data:`INTENTS`: arithmetic,
-the time in time zones), and the arguments it makes for a tool call. Which tool answers an
-intent is for the rules to say (an intent rule, :mod:`~devtools.llmservers.simulator.rules`)."""
+the time in time zones, a search for the message's words), and the arguments it makes for a
+tool call. Which tool answers an intent is for the rules to say (an intent rule,
+:mod:`~devtools.llmservers.simulator.rules`)."""
 
 from __future__ import annotations
 
@@ -169,6 +170,12 @@ def find_time_asks(text: str) -> list[tuple[int, str | None]]:
     return list(find_timezones(text)) or [(m.start(), None)]
 
 
+def find_search(text: str) -> list[tuple[int, str]]:
+    """A search for the message's own words: every non-empty message asks one."""
+    words = " ".join(text.split())
+    return [(0, words)] if words else []
+
+
 @dataclass(frozen=True)
 class Intent:
     """A kind of ask: ``asks`` finds the asks in a message, by position (a ``None`` value: asked
@@ -183,4 +190,6 @@ INTENTS = {
     "arithmetic": Intent(asks=find_arithmetic, values=find_arithmetic),
     # "what time is it in Tokyo?" -> "Asia/Tokyo"; "what's the date?" -> no value
     "time": Intent(asks=find_time_asks, values=find_timezones),
+    # "what does my contract say about notice?" -> that text, as the query
+    "search": Intent(asks=find_search, values=find_search),
 }

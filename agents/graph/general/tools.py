@@ -1,7 +1,6 @@
-"""Tools the agent may call. Each works offline and fails with a message the model can use."""
+"""The general assistant's tools. Each works offline and fails with a message the model can use."""
 
 import ast
-import logging
 import math
 import operator
 from datetime import datetime
@@ -10,19 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from langchain_core.tools import tool
 from langgraph.prebuilt import ToolRuntime
 
+from agents.graph import prompts
 from agents.graph.context import Context
-from agentsite import tracing
-
-logger = logging.getLogger(__name__)
+from agents.graph.tooling import ToolError
 
 MAX_EXPRESSION_CHARS = 200
 MAX_EXPONENT = 1000
 MAX_MAGNITUDE = 1e100
 SEARCH_RESULTS = 5
-
-
-class ToolError(Exception):
-    """A failure the model should hear about in words (bad input, unknown zone...)."""
 
 
 _BINARY = {
@@ -118,7 +112,10 @@ async def search_past_messages(query: str, runtime: ToolRuntime[Context]) -> str
     )
     if not hits:
         return "No earlier message matches."
-    return "\n".join(f"- {when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits)
+    found = [f"{when:%Y-%m-%d} in '{title}': {text}" for when, title, text in hits]
+    return prompts.data_block(
+        "past_messages", "What this person wrote before, one per line.", found
+    )
 
 
 @tool
@@ -131,39 +128,8 @@ async def recall_memory(query: str, runtime: ToolRuntime[Context]) -> str:
     hits = await db_call(selectors.search)(runtime.context.user_id, query, limit=SEARCH_RESULTS)
     if not hits:
         return "Nothing remembered about that."
-    return "\n".join(f"- {hit['memory']}" for hit in hits)
+    facts = [hit["memory"] for hit in hits]
+    return prompts.data_block("memories", "What you know about this person, one per line.", facts)
 
 
 TOOLS = [calculator, current_time, search_past_messages, recall_memory]
-
-
-async def traced_call(request, execute):
-    """One tool call as a span of the turn's trace (the tool's name, ok or error, how long),
-    when the turn is traced; otherwise just the call. Arguments and results are not sent."""
-    name = request.tool_call["name"]
-    span = tracing.start_child(f"tool {name}", as_type="tool", metadata={"tool": name})
-    if span is None:
-        return await execute(request)
-    try:
-        result = await execute(request)
-    except BaseException as exc:
-        span.update(level="ERROR", status_message=type(exc).__name__)
-        span.end()
-        raise
-    failed = getattr(result, "status", "success") == "error"  # the tool's error, told the model
-    span.update(
-        level="ERROR" if failed else None,
-        metadata={"outcome": "error" if failed else "ok"},
-    )
-    span.end()
-    return result
-
-
-def describe_tool_error(error: Exception) -> str:
-    """What the model is told when a tool fails; internal errors are logged, not shown."""
-    from langgraph.prebuilt.tool_node import ToolInvocationError
-
-    if isinstance(error, ToolError | ToolInvocationError):
-        return f"Error: {error}"
-    logger.exception("tool failed", exc_info=error)
-    return "Error: the tool failed unexpectedly; answer without it."

@@ -1,0 +1,1 @@
+"""The general assistant: today's tools (calculator, time, past messages, memory)."""

@@ -1,0 +1,1 @@
+"""The planner: splits a multi-step request into steps and hands each to a specialist."""

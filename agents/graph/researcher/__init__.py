@@ -1,0 +1,1 @@
+"""The documents researcher: answers from the person's own uploaded documents, with citations."""

@@ -1,0 +1,1 @@
+"""The supervisor of `auto` sessions: hands each message to one specialist, never answers."""

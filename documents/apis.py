@@ -26,8 +26,8 @@ class DocumentListApi(generics.ListAPIView):
         {
             400: "invalid fields; an empty, encrypted or malformed file; or the person already "
             "has DOCUMENTS_MAX_PER_PERSON documents",
-            413: "the file is larger than DOCUMENTS_MAX_BYTES or has more than "
-            "DOCUMENTS_MAX_PAGES pages",
+            413: "the file is larger than DOCUMENTS_MAX_BYTES, or has more than "
+            "DOCUMENTS_MAX_PAGES pages or DOCUMENTS_MAX_CHARS characters of text",
             415: "the body is not multipart/form-data, or the file is not a PDF, Markdown or "
             "UTF-8 plain text (by its content, not only its name)",
         }

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 
 from agentsite.sanitize import SanitizationError, clean_text
 
@@ -30,7 +29,8 @@ class NotAccepted(ValueError):
 
 
 class Unreadable(ValueError):
-    """The bytes claim a kind we take but cannot be read (400); the message is safe to show."""
+    """The bytes claim a kind we take but cannot be read or indexed (400 at upload, `failed`
+    at parse); the message is safe to show."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def open_pdf(data: bytes) -> PdfReader:
         reader = PdfReader(io.BytesIO(data), strict=False)
         encrypted = reader.is_encrypted
         pages = len(reader.pages) if not encrypted else 0
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except Exception as exc:  # pypdf raises many kinds on a broken file, not only PyPdfError
         logger.info("an uploaded PDF is malformed: %s", type(exc).__name__)
         raise Unreadable("The PDF is malformed and cannot be read.") from None
     if encrypted:

@@ -61,14 +61,17 @@ def search_passages(user_id, query: str, *, limit: int = PASSAGE_LIMIT) -> list[
         return []
     with metrics.search_seconds.time():
         (vector,) = embedder().embed([query])
-        distance = CosineDistance("embedding", vector)
-        rows = (
+        ranked = (
             Chunk.objects.owned_by(user_id)
             .ready()
-            .annotate(distance=distance, title=F("document__title"))
+            .annotate(distance=CosineDistance("embedding", vector), title=F("document__title"))
             .order_by("distance")
             .values_list("document_id", "title", "id", "text", "distance")[:limit]
         )
+        # When Postgres picks the HNSW index (a person with a fair share of all chunks), the
+        # connection's iterative scan (agentsite/settings/base.py) goes on until `limit` rows
+        # pass the filter, in approximate order: the few rows are sorted here.
+        rows = sorted(ranked, key=lambda row: row[-1])
         return [
             Passage(str(document_id), title, str(chunk_id), text, 1.0 - distance)
             for document_id, title, chunk_id, text, distance in rows

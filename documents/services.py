@@ -1,14 +1,16 @@
 """Writes of documents: an upload (checked, stored, queued), its parse into chunks, deletion.
 
-An upload is refused whole or stored whole: its kind, size, pages and the person's count are
-checked before anything is written. The parse reads the stored bytes, chunks and embeds the
-text outside any transaction, then writes every chunk and `ready` in one; any failure leaves no
-chunk and `failed` with a reason that is safe to show. Either way the stored bytes go.
+An upload is refused whole or stored whole: its kind, size, pages (a PDF's), characters (a
+text's) and the person's count are checked before anything is written. The parse reads the
+stored bytes, chunks and embeds the text outside any transaction, then writes every chunk and
+`ready` in one; any failure leaves no chunk and `failed` with a reason that is safe to show.
+Either way the stored bytes go.
 """
 
 import logging
 from pathlib import PurePosixPath
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import APIException, ValidationError
@@ -22,6 +24,7 @@ from memory.embeddings import embedder
 logger = logging.getLogger(__name__)
 
 UNKNOWN_FAILURE = "The document could not be indexed; try uploading it again."
+TOO_SLOW = "The document took too long to index; split it into smaller files."
 
 
 class FileTooLarge(APIException):
@@ -65,6 +68,8 @@ def upload_document(owner: User, *, name: str, data: bytes, title: str = "") -> 
         raise UnreadableFile(str(exc)) from None
     if pages > settings.DOCUMENTS_MAX_PAGES:
         raise FileTooLarge(f"The PDF has more than {settings.DOCUMENTS_MAX_PAGES} pages.")
+    if content_type != formats.PDF and len(data.decode("utf-8-sig")) > settings.DOCUMENTS_MAX_CHARS:
+        raise FileTooLarge(_too_much_text())
     with transaction.atomic():
         # The person's row, locked: two uploads at once cannot both take the last place.
         User.objects.select_for_update().filter(pk=owner.pk).first()
@@ -96,6 +101,13 @@ def _title_from(name: str) -> str:
     return stem[:TITLE_MAX_CHARS] or "Untitled"
 
 
+def _too_much_text() -> str:
+    return (
+        f"The document has more than {settings.DOCUMENTS_MAX_CHARS:,} characters of text; "
+        "split it into smaller files."
+    )
+
+
 def parse_document(document_id) -> str:
     """Index a processing document; returns its status after. A document already parsed (a
     redelivered task) or deleted meanwhile is left as it is."""
@@ -110,6 +122,9 @@ def parse_document(document_id) -> str:
             )
     except formats.Unreadable as exc:
         return _finish(document, failure=str(exc))
+    except SoftTimeLimitExceeded:
+        logger.warning("parsing document %s ran out of time", document.pk)
+        return _finish(document, failure=TOO_SLOW)
     except Exception:
         logger.exception("parsing document %s failed", document.pk)
         return _finish(document, failure=UNKNOWN_FAILURE)
@@ -118,11 +133,10 @@ def parse_document(document_id) -> str:
 
 def _chunks_of(document: Document, data: bytes) -> list[Chunk]:
     """Every chunk of the document with its embedding, in order (nothing written yet)."""
-    passages = [
-        (page.number, text)
-        for page in formats.pages_of(data, document.content_type)
-        for text in chunk_text(page.text)
-    ]
+    pages = formats.pages_of(data, document.content_type)
+    if sum(len(page.text) for page in pages) > settings.DOCUMENTS_MAX_CHARS:
+        raise formats.Unreadable(_too_much_text())  # a PDF's text is known only now
+    passages = [(page.number, text) for page in pages for text in chunk_text(page.text)]
     vectors = embedder().embed([text for _, text in passages]) if passages else []
     if vectors and len(vectors[0]) != EMBEDDING_DIMS:
         raise RuntimeError(f"the embedder gives {len(vectors[0])} dimensions, not {EMBEDDING_DIMS}")

@@ -85,11 +85,14 @@ def database_settings(url: str) -> dict:
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_MAX_AGE"] = 0  # the pool, not persistent connections, reuses them
     config["OPTIONS"] = {
+        # A filtered HNSW scan goes on until enough rows pass the filter (pgvector 0.8), for
+        # when the planner picks the vector index over a per-person one (documents/selectors).
+        "options": "-c hnsw.iterative_scan=relaxed_order",
         "pool": {
             "min_size": env.int("DB_POOL_MIN", default=1),
             "max_size": env.int("DB_POOL_MAX", default=20),
             "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
-        }
+        },
     }
     return config
 
@@ -281,9 +284,12 @@ MEMORY_PROMPT_LIMIT = env.int("MEMORY_PROMPT_LIMIT", default=5)
 MEMORY_POOL_MAX = env.int("MEMORY_POOL_MAX", default=4)
 
 # --- Documents (documents/) ---------------------------------------------------------------------
-# Limits of a person's uploads: bytes per file, pages per PDF, documents per person.
+# Limits of a person's uploads: bytes per file, pages per PDF, characters of text per document
+# (what the parse embeds: 400,000 are about 600 chunks, 1-2 minutes of the in-process embedder
+# on a busy 2-core machine, inside a task's time limit), documents per person.
 DOCUMENTS_MAX_BYTES = env.int("DOCUMENTS_MAX_BYTES", default=5 * 1024 * 1024)
 DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=200)
+DOCUMENTS_MAX_CHARS = env.int("DOCUMENTS_MAX_CHARS", default=400_000)
 DOCUMENTS_MAX_PER_PERSON = env.int("DOCUMENTS_MAX_PER_PERSON", default=50)
 # Paths whose body may exceed MAX_REQUEST_BYTES: up to the named setting plus 64 KiB of
 # multipart envelope (the middleware's early 413 reads it at each request).

@@ -64,6 +64,13 @@ class TestUpload:
         assert response.status_code == 201
         assert response.json()["content_type"] == content_type
 
+    def test_a_file_spooled_to_disk_is_stored_whole(self, ada, settings):
+        settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000  # Django writes bigger uploads to a file
+        data = ("A line of notes.\n" * 500).encode()
+        response = upload(client_of(ada), "long.txt", data)
+        assert response.status_code == 201
+        assert bytes(DocumentFile.objects.get(document_id=response.json()["id"]).data) == data
+
     def test_a_title_may_be_given(self, ada):
         response = upload(client_of(ada), "x.txt", b"text", title="  My notes ")
         assert response.json()["title"] == "My notes"
@@ -107,6 +114,13 @@ class TestBadInput:
         response = upload(client_of(ada), "huge.txt", b"x" * 200_000)
         assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
         assert not Document.objects.exists()
+
+    def test_text_over_the_character_limit_is_413(self, ada, settings):
+        settings.DOCUMENTS_MAX_CHARS = 10
+        response = upload(client_of(ada), "long.md", ("é" * 11).encode())
+        assert (response.status_code, response.json()["code"]) == (413, "file_too_large")
+        assert "more than 10 characters" in response.json()["detail"]
+        assert upload(client_of(ada), "fits.md", ("é" * 10).encode()).status_code == 201
 
     def test_a_pdf_over_the_page_limit_is_413(self, ada, settings):
         settings.DOCUMENTS_MAX_PAGES = 2

@@ -2,6 +2,7 @@
 chunk at all; the stored bytes go either way; a redelivered or late task changes nothing."""
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 
 from documents import services, tasks
 from documents.chunking import CHUNK_CHARS
@@ -57,6 +58,16 @@ def test_a_pdf_that_fails_on_a_later_page_is_failed_with_the_page_and_no_chunk(u
     assert not DocumentFile.objects.filter(document=document).exists()
 
 
+def test_a_pdf_with_more_text_than_allowed_fails_with_a_reason(user, settings):
+    settings.DOCUMENTS_MAX_CHARS = 30
+    document = uploaded(user, pdf_of("Twenty characters...", "and twenty more here"), "l.pdf")
+    services.parse_document(document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert document.error.startswith("The document has more than 30 characters of text")
+    assert not Chunk.objects.filter(document=document).exists()
+
+
 def test_a_pdf_without_text_fails_with_a_reason(user):
     document = uploaded(user, pdf_of(" "), "scan.pdf")
     services.parse_document(document.pk)
@@ -77,6 +88,19 @@ def test_an_embedder_failing_midway_leaves_no_chunk_and_a_safe_reason(user, monk
     assert services.parse_document(document.pk) == "failed"
     document.refresh_from_db()
     assert document.error == services.UNKNOWN_FAILURE  # never the exception's text
+    assert not Chunk.objects.filter(document=document).exists()
+
+
+def test_a_parse_out_of_time_says_so(user, monkeypatch):
+    class OutOfTime:
+        def embed(self, texts):
+            raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(services, "embedder", OutOfTime)
+    document = uploaded(user, b"Too slow to index.", "slow.txt")
+    assert services.parse_document(document.pk) == "failed"
+    document.refresh_from_db()
+    assert document.error == services.TOO_SLOW
     assert not Chunk.objects.filter(document=document).exists()
 
 

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from django.db import connection
 
 from documents import selectors
 from documents.models import Chunk, Document
@@ -49,6 +50,15 @@ def test_chunks_of_a_document_not_ready_are_never_returned(library):
     Document.objects.filter(owner=ada, title="garden.txt").update(status=Document.Status.FAILED)
     titles = {p.title for p in selectors.search_passages(ada.pk, "tomatoes", limit=10)}
     assert titles == {"taxes.md", "boats.txt"}
+
+
+def test_hnsw_scans_go_on_until_enough_rows_pass_the_persons_filter():
+    """Where Postgres scans the HNSW index (a person with a fair share of all chunks: `make
+    bench-documents` shows it), a plain scan would stop after ef_search candidates, mostly
+    other people's; Django's connections scan iteratively (settings.database_settings)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW hnsw.iterative_scan")
+        assert cursor.fetchone() == ("relaxed_order",)
 
 
 def test_a_person_without_ready_documents_gets_nothing_and_costs_no_embedding(

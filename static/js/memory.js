@@ -1,15 +1,9 @@
 // The memory panel: what the agent remembers about this person, one by one deletable.
 
 import { allPages, request } from "./api.js";
+import { deleteButton, make, openable } from "./panels.js";
 
 const UNAVAILABLE = "Memories are not available right now.";
-
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export function setupMemoryPanel({ toggle, panel }) {
   const list = panel.querySelector("#memory-list");
@@ -26,21 +20,17 @@ export function setupMemoryPanel({ toggle, panel }) {
     const item = make("li", "memory-item");
     item.dataset.memoryId = memory.id;
     const text = make("p", "memory-text", memory.text);
-    const remove = make("button", "button small", "Delete");
-    remove.type = "button";
-    remove.setAttribute("aria-label", `Delete memory: ${memory.text}`);
-    remove.addEventListener("click", async () => {
-      try {
-        await request("DELETE", `/api/v1/memories/${memory.id}`);
-      } catch (error) {
-        say(error.status === 404 ? "That memory was already gone." : error.message);
-        if (error.status !== 404) return;
-      }
-      const next = item.nextElementSibling ?? item.previousElementSibling;
-      item.remove();
-      showEmptiness();
-      say("Memory deleted.");
-      (next?.querySelector("button") ?? search).focus();
+    const remove = deleteButton({
+      item,
+      label: `Delete memory: ${memory.text}`,
+      path: `/api/v1/memories/${memory.id}`,
+      gone: "That memory was already gone.",
+      say,
+      after: () => {
+        showEmptiness();
+        say("Memory deleted.");
+      },
+      fallback: search,
     });
     item.append(text, remove);
     return item;
@@ -69,23 +59,14 @@ export function setupMemoryPanel({ toggle, panel }) {
     }
   }
 
-  function setOpen(open) {
-    panel.hidden = !open;
-    toggle.setAttribute("aria-expanded", String(open));
-    if (open) {
+  openable({
+    toggle,
+    panel,
+    close,
+    onOpen: () => {
       load();
       search.focus();
-    } else {
-      toggle.focus();
-    }
-  }
-
-  toggle.addEventListener("click", () => setOpen(panel.hidden));
-  close.addEventListener("click", () => setOpen(false));
-  panel.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    event.stopPropagation(); // Escape here closes the panel, it does not stop an answer
-    setOpen(false);
+    },
   });
   panel.querySelector("#memory-search-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -156,13 +156,12 @@ export class AssistantMessageView extends MessageView {
     step.complete(result.content);
   }
 
+  /** A model switch, once per answer: each model call of a turn (the supervisor's, then an
+   *  agent's) may switch the same way, and one note says it. */
   noteFallback(change) {
-    const note = make(
-      "p",
-      "fallback-note",
-      `Switched from ${change.from_model} to ${change.to_model} (${words(change.reason)}).`,
-    );
-    this.notes.append(note);
+    const text = `Switched from ${change.from_model} to ${change.to_model} (${words(change.reason)}).`;
+    const told = [...this.notes.querySelectorAll(".fallback-note")].some((n) => n.textContent === text);
+    if (!told) this.notes.append(make("p", "fallback-note", text));
   }
 
   showModel(model) {

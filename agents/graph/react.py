@@ -33,12 +33,16 @@ def bound_model(
     max_tokens: int,
     tool_choice: str | None = None,
     purpose: str = "chat",
+    **params,
 ):
-    """The ring with an agent's tools bound; their JSON schemas are built once per agent."""
+    """The ring with an agent's tools bound; their JSON schemas are built once per agent.
+    `params` are more request parameters (the supervisor's temperature)."""
     key = (agent, max_tokens)
     if key not in _bound_models:
         ring = ModelRing(purpose=purpose)
-        _bound_models[key] = ring.bind_tools(tools, tool_choice=tool_choice, max_tokens=max_tokens)
+        _bound_models[key] = ring.bind_tools(
+            tools, tool_choice=tool_choice, max_tokens=max_tokens, **params
+        )
     return _bound_models[key]
 
 

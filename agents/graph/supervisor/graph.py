@@ -53,7 +53,14 @@ def routing_view(state: TeamState, document_titles: list[str]) -> list:
 
 
 async def supervise(state: TeamState, config: RunnableConfig, runtime: Runtime[Context]) -> Command:
-    model = bound_model(NAME, TOOLS, ROUTING_MAX_TOKENS, tool_choice="required", purpose="routing")
+    model = bound_model(
+        NAME,
+        TOOLS,
+        ROUTING_MAX_TOKENS,
+        tool_choice="required",
+        purpose="routing",
+        temperature=0,  # the same message goes to the same specialist
+    )
     titles = await db_call(ready_titles)(runtime.context.user_id, limit=DOCUMENT_TITLES)
     with text_muted():
         decision = await model.ainvoke(routing_view(state, titles), config)

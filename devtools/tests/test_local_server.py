@@ -642,6 +642,23 @@ def test_response_format_json_schema(llm_client):
     assert isinstance(graded["score"], int | float)
 
 
+def ring_on_the_real_model(settings, local_llm) -> None:
+    """The ring on the 0.5B server alone, with closed breakers and the patience a real model
+    on two cores needs (an answer after a tool result can take tens of seconds)."""
+    from agents.llm import ring
+
+    settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
+    settings.LLM_POLICY = {
+        **settings.LLM_POLICY,
+        "budget": 180.0,
+        "request_timeout": 180.0,
+        "first_token_timeout": 180.0,
+    }
+    ring.ring_config.cache_clear()
+    for purpose in ("chat", "routing"):
+        ring.breaker().reset(f"qwen-test/{purpose}")
+
+
 @pytest.mark.django_db(transaction=True)  # the ring records its LLM calls
 def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
     """The whole stack on real weights: the supervisor hands an `auto` turn to the general
@@ -654,21 +671,10 @@ def test_the_agent_runs_end_to_end_on_the_real_model(local_llm, settings):
 
     from agents.graph.context import Context
     from agents.graph.graph import build_graph
-    from agents.llm import ring
     from agents.llm.recorder import recorder
     from agents.models import LLMCall
 
-    settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
-    # A real model on two cores: an answer after a tool result can take tens of seconds.
-    settings.LLM_POLICY = {
-        **settings.LLM_POLICY,
-        "budget": 180.0,
-        "request_timeout": 180.0,
-        "first_token_timeout": 180.0,
-    }
-    ring.ring_config.cache_clear()
-    ring.breaker().reset("qwen-test/chat")
-    ring.breaker().reset("qwen-test/routing")
+    ring_on_the_real_model(settings, local_llm)
     agent = build_graph()  # no checkpointer: one turn
     result = asyncio.run(
         agent.ainvoke(
@@ -710,17 +716,8 @@ def test_the_supervisor_routes_on_the_real_model(local_llm, settings, question, 
 
     from agents.graph.context import Context
     from agents.graph.supervisor.graph import supervise
-    from agents.llm import ring
 
-    settings.LLM_MODELS = f"qwen-test@{local_llm.base_url}"
-    settings.LLM_POLICY = {
-        **settings.LLM_POLICY,
-        "budget": 180.0,
-        "request_timeout": 180.0,
-        "first_token_timeout": 180.0,
-    }
-    ring.ring_config.cache_clear()
-    ring.breaker().reset("qwen-test/routing")
+    ring_on_the_real_model(settings, local_llm)
 
     class Runtime:
         context = Context(user_id=str(uuid.uuid4()))  # a person with no documents

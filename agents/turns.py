@@ -18,6 +18,7 @@ from langgraph.errors import GraphRecursionError
 
 from agents import metrics, services
 from agents.events import Done, Failed, Started, Token, ToolResult, TurnEvent
+from agents.flushing import PartialAnswerFlusher
 from agents.graph.context import Context
 from agents.llm import LLMRequestError, LLMUnavailableError
 from agents.models import Message
@@ -51,12 +52,14 @@ class ChatTurn:
         self.memory_search: asyncio.Task | None = None  # the person's memories for this turn
         self.progress = RunProgress()  # what the agent produced, whatever way the turn ends
         self.run: AgentRun | None = None
+        self.flusher = PartialAnswerFlusher(answer.pk, self.progress)  # saves the text so far
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         yield Started(str(self.session.pk), str(self.user_message.pk), str(self.answer.pk))
         metrics.turns_active.inc()
         try:
             async with services.session_turn_lock(self.session.pk):
+                self.flusher.start()
                 async for event in self._agent_run().events():
                     if isinstance(event, Token) and not self.first_token_seen:
                         self.first_token_seen = True
@@ -113,6 +116,7 @@ class ChatTurn:
 
     async def _close(self, status: str) -> None:
         """Save the answer with its final status, count usage, queue the follow-up work."""
+        await self.flusher.stop()
         self.status = status
         progress = self.progress
         fields = {

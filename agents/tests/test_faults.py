@@ -11,15 +11,35 @@ import httpx
 import pytest
 
 from agents import services
+from agents.llm.ring import CONTINUE_PROMPT
 from agents.models import Message
 from agents.sse import decode
-from devtools.llmservers.simulator import SimulatorConfig, running_simulator
+from devtools.llmservers.simulator import (
+    SimulatorConfig,
+    SimulatorProcess,
+    echo_reply,
+    running_simulator,
+)
 from devtools.testing import bearer as auth
-from devtools.testing import stream_turn
+from devtools.testing import stream_turn, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STORY = "tell me a long story"
+TEST_SETTINGS = "agentsite.settings.test"  # a 20 s budget, for answers that take seconds
+SHORT_BUDGET = "agents.tests.fault_settings"  # a 3 s chat budget a silent model outlasts
+
+
+def fault_server(asgi_server, llm_base_url: str, settings_module=SHORT_BUDGET, **env):
+    """A live server whose killed turns hold their session's lock for 3 s only."""
+    return asgi_server(
+        env={
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "LLM_BASE_URL": llm_base_url,
+            "TURN_LOCK_TTL_SECONDS": "3",
+            **env,
+        }
+    )
 
 
 def final_events(events) -> list[str]:
@@ -32,9 +52,7 @@ class TestWebProcessKilled:
     ):
         slow = SimulatorConfig(ttft_ms=0, tokens_per_s=20, reply_tokens=400)
         with running_simulator(slow) as sim:
-            # A short turn lock: the killed turn never releases it.
-            env = {"LLM_BASE_URL": sim.base_url, "TURN_LOCK_TTL_SECONDS": "3"}
-            doomed = asgi_server(env=env)
+            doomed = fault_server(asgi_server, sim.base_url, TEST_SETTINGS)
             session = services.create_session(owner=user)
             received: list[tuple[float, str]] = []  # (when, all text so far)
             with httpx.stream(
@@ -63,7 +81,7 @@ class TestWebProcessKilled:
             assert len(answer.content) >= len(before[-1]) > 0
 
             # After a restart the person sees the question and the cut-off answer ...
-            restarted = asgi_server(env=env)
+            restarted = fault_server(asgi_server, sim.base_url, TEST_SETTINGS)
             listed = httpx.get(
                 f"{restarted.url}/api/v1/sessions/{session.pk}/messages", headers=auth(user)
             ).json()["results"]
@@ -74,7 +92,97 @@ class TestWebProcessKilled:
             # ... and the session takes a new turn once the dead turn's lock expired.
         fast = SimulatorConfig(ttft_ms=0, tokens_per_s=0, reply_tokens=8)
         with running_simulator(fast) as sim:
-            again = asgi_server(env={**env, "LLM_BASE_URL": sim.base_url})
+            # The killed turn never released its lock: it expires (3 s here).
+            again = fault_server(asgi_server, sim.base_url)
             events = stream_turn(again, user, session, "hello again")
         assert final_events(events) == ["done"]
         assert Message.objects.filter(session=session, role="assistant").count() == 2
+
+
+class TestModelHangs:
+    def test_a_silent_model_ends_the_turn_at_the_budget_with_one_error(self, asgi_server, user):
+        with running_simulator(SimulatorConfig(ttft_ms=0, tokens_per_s=0)) as sim:
+            sim.set_faults("*", {"kind": "hang"})
+            server = fault_server(asgi_server, sim.base_url)
+            session = services.create_session(owner=user)
+            started = time.monotonic()
+            events = stream_turn(server, user, session, "are you there?")
+            took = time.monotonic() - started
+            # Between start and error at most the ring's switch to the next model.
+            assert {name for name, _ in events[1:-1]} <= {"fallback"}
+            assert final_events(events) == ["error"]
+            assert events[-1][1]["code"] == "llm_unavailable"
+            assert took < 10  # the 3 s budget, not the 10 s silence timeout or a hang
+            assert wait_for(lambda: sim.stats()["active"] == 0)  # the hung call was dropped
+            answer = Message.objects.get(session=session, role="assistant")
+            assert (answer.status, answer.content) == ("failed", "")
+            # The session is not left locked: the next turn is answered.
+            sim.clear_faults()
+            assert final_events(stream_turn(server, user, session, "hello")) == ["done"]
+
+    def test_a_model_slower_than_the_budget_keeps_its_partial_text(self, asgi_server, user):
+        drip = SimulatorConfig(ttft_ms=0, tokens_per_s=4, reply_tokens=100)
+        with running_simulator(drip) as sim:
+            server = fault_server(asgi_server, sim.base_url)
+            session = services.create_session(owner=user)
+            events = stream_turn(server, user, session, STORY)
+        assert final_events(events) == ["error"]
+        assert events[-1][1]["code"] == "llm_unavailable"
+        streamed = "".join(data["text"] for name, data in events if name == "token")
+        answer = Message.objects.get(session=session, role="assistant")
+        assert answer.status == "failed"
+        assert answer.content == streamed
+        assert streamed
+        assert echo_reply(STORY, 100).startswith(streamed)
+
+
+class TestSimulatorKilled:
+    def test_the_next_model_continues_the_answer(self, asgi_server, user):
+        """kill -9 of the model's server mid-stream: the ring hands over to the next model,
+        which is asked to continue the text so far; the client sees one answer."""
+        primary = SimulatorProcess("--tokens-per-s", "20", "--reply-tokens", "200")
+        fallback = SimulatorProcess("--tokens-per-s", "0", "--reply-tokens", "12")
+        try:
+            models = f"sim-primary@{primary.base_url},sim-fallback@{fallback.base_url}"
+            server = fault_server(asgi_server, primary.base_url, LLM_MODELS=models)
+            session = services.create_session(owner=user)
+            events = []
+            with httpx.stream(
+                "POST",
+                f"{server.url}/api/v1/sessions/{session.pk}/stream",
+                json={"content": STORY},
+                headers=auth(user),
+                timeout=30,
+            ) as response:
+                for name, data in decode(response.iter_lines()):
+                    events.append((name, data))
+                    if sum(name == "token" for name, _ in events) == 10:
+                        primary.process.kill()
+            stats = httpx.get(f"{fallback.base_url.removesuffix('/v1')}/_sim/stats").json()
+        finally:
+            primary.stop()
+            fallback.stop()
+        names = [name for name, _ in events if name != "ping"]
+        assert names[0] == "start"
+        assert final_events(events) == ["done"]
+        switch = [name for name, _ in events].index("fallback")
+        assert events[switch][1]["from_model"] == "sim-primary"
+        assert events[switch][1]["to_model"] == "sim-fallback"
+        before = "".join(data["text"] for name, data in events[:switch] if name == "token")
+        after = "".join(data["text"] for name, data in events[switch:] if name == "token")
+        # The first model's words, then the second's continuation, asked for with the text
+        # so far (this simulator echoes the last user message: the instruction to continue).
+        assert before
+        assert echo_reply(STORY, 200).startswith(before)
+        assert after == echo_reply(CONTINUE_PROMPT, 12)
+        asked = stats["models"]["sim-fallback"]["last_request"]["messages"]
+        assert asked[-2:] == [
+            {"role": "assistant", "content": before},
+            {"role": "user", "content": CONTINUE_PROMPT},
+        ]
+        answer = Message.objects.get(session=session, role="assistant")
+        assert (answer.status, answer.model, answer.content) == (
+            "complete",
+            "sim-fallback",
+            before + after,
+        )

@@ -124,6 +124,8 @@ async def session_turn_lock(session_id):
             await lock.release()
         except LockNotOwnedError:
             logger.warning("the turn lock of session %s was lost before the turn ended", session_id)
+        except RedisError:  # Redis away: the lock expires on its own within its TTL
+            logger.warning("could not release the turn lock of session %s", session_id)
 
 
 async def _keep_renewed(lock, ttl: float, session_id) -> None:

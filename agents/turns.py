@@ -135,10 +135,18 @@ class ChatTurn:
         if status != Message.Status.COMPLETE and progress.text and self.run is not None:
             await self._keep_partial_answer()
         if status == Message.Status.COMPLETE:
-            untitled = None if self.session.title else self.session.pk
+            await self._queue_follow_up()
+
+    async def _queue_follow_up(self) -> None:
+        """Title and memory on a worker. Not queued (the broker is down) is logged: the answer
+        was given and saved, and must not become a failed turn for it."""
+        untitled = None if self.session.title else self.session.pk
+        try:
             await sync_to_async(services.queue_follow_up, thread_sensitive=False)(
                 self.user_message.pk, untitled_session_id=untitled
             )
+        except Exception:
+            logger.exception("the follow-up work of a turn was not queued")
 
     def _memories_given(self) -> list[str]:
         """The memories the agent was shown, if the search finished (it never raises)."""

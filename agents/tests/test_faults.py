@@ -5,15 +5,19 @@ Each test starts real servers (uvicorn, the simulator), breaks one of them the h
 saw: one `done` or one `error`, never a 500, never a lost question.
 """
 
+import threading
 import time
 
 import httpx
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from agents import services
 from agents.llm.ring import CONTINUE_PROMPT
 from agents.models import Message
 from agents.sse import decode
+from devtools import stack
 from devtools.llmservers.simulator import (
     SimulatorConfig,
     SimulatorProcess,
@@ -186,3 +190,75 @@ class TestSimulatorKilled:
             "sim-fallback",
             before + after,
         )
+
+
+def in_thread(keep, server, user, session, content=STORY):
+    """A turn streamed from another thread; its events go to `keep`."""
+
+    def run():
+        try:
+            keep(stream_turn(server, user, session, content))
+        finally:
+            connection.close()  # the access token's row was written from this thread
+
+    return run
+
+
+def problem(response) -> tuple[int, str, str]:
+    return response.status_code, response.headers["content-type"], response.json()["code"]
+
+
+class TestValkeyRestart:
+    """Redis holds the rate limits, the breakers, the turn locks and Celery's queue. While it is
+    down the API refuses quickly (503), a turn under way still ends properly; after it is back
+    everything works again without a restart of the web process."""
+
+    def test_requests_fail_fast_with_503_and_recover(self, asgi_server, user):
+        valkey = stack.Stack.for_profile("test").valkey
+        assert valkey.url() == settings.REDIS_URL  # the test stack's, which the test may stop
+        slow = SimulatorConfig(ttft_ms=0, tokens_per_s=20, reply_tokens=60)
+        with running_simulator(slow) as sim:
+            server = fault_server(asgi_server, sim.base_url, TEST_SETTINGS)
+            session = services.create_session(owner=user)
+            in_flight: list = []
+            turn = threading.Thread(target=in_thread(in_flight.extend, server, user, session))
+            try:
+                turn.start()
+                assert wait_for(lambda: sim.stats()["active"] == 1)
+                valkey.stop()
+                during = {
+                    "history": httpx.get(
+                        f"{server.url}/api/v1/sessions", headers=auth(user), timeout=10
+                    ),
+                    "sign-in": httpx.post(
+                        f"{server.url}/api/v1/auth/token",
+                        json={"email": user.email, "password": "correct horse battery staple"},
+                        timeout=10,
+                    ),
+                    "turn": httpx.post(
+                        f"{server.url}/api/v1/sessions/{session.pk}/stream",
+                        json={"content": "hello"},
+                        headers=auth(user),
+                        timeout=10,
+                    ),
+                }
+                ready = httpx.get(f"{server.url}/ops/health/ready", timeout=10)
+                turn.join(timeout=30)  # it ends while Redis is still away
+            finally:
+                valkey.start()
+            for name, response in during.items():
+                assert problem(response) == (
+                    503,
+                    "application/problem+json",
+                    "service_unavailable",
+                ), name
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["redis"] == "unavailable"
+            # The turn under way was answered; its lock, not released, expires on its own.
+            assert final_events(in_flight) == ["done"]
+            answer = Message.objects.get(session=session, role="assistant")
+            assert answer.status == "complete"
+            # Back: the same process answers again.
+            events = stream_turn(server, user, services.create_session(owner=user), "hello")
+            assert final_events(events) == ["done"]
+            assert httpx.get(f"{server.url}/ops/health/ready", timeout=10).status_code == 200

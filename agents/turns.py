@@ -26,6 +26,7 @@ from agents.run import AgentRun, RunProgress
 from agents.turn_trace import TurnTrace
 from agentsite import context
 from agentsite.asyncdb import db_call
+from agentsite.errors import is_store_outage
 from memory.selectors import facts_for_turn
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,9 @@ def _describe_failure(exc: Exception) -> tuple[str, str]:
         return "llm_unavailable", str(exc)
     if isinstance(exc, LLMRequestError):
         return "llm_request_rejected", str(exc)
+    if is_store_outage(exc):
+        logger.warning("chat turn failed: a store is down", exc_info=exc)
+        return "service_unavailable", "A service the assistant needs is down; please try again."
     if isinstance(exc, GraphRecursionError):
         return "too_many_steps", "The assistant needed too many steps; try a simpler request."
     logger.exception("chat turn failed", exc_info=exc)

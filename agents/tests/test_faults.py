@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from agents import services
 from agents.llm.ring import CONTINUE_PROMPT
@@ -262,3 +262,112 @@ class TestValkeyRestart:
             events = stream_turn(server, user, services.create_session(owner=user), "hello")
             assert final_events(events) == ["done"]
             assert httpx.get(f"{server.url}/ops/health/ready", timeout=10).status_code == 200
+
+
+def post_turn(server, headers: dict, session, content: str = "hello there") -> tuple:
+    """One streamed turn: (HTTP status, its events, or its problem's code)."""
+    with httpx.stream(
+        "POST",
+        f"{server.url}/api/v1/sessions/{session.pk}/stream",
+        json={"content": content},
+        headers=headers,
+        timeout=30,
+    ) as response:
+        if response.status_code != 200:
+            response.read()
+            return response.status_code, response.json()["code"]
+        return 200, list(decode(response.iter_lines()))
+
+
+@pytest.fixture
+def test_postgres():
+    """The test stack's Postgres, for a test to restart; this process's pools are renewed
+    after, so later tests find working connections."""
+    postgres = stack.Stack.for_profile("test").postgres
+    assert postgres.port == connection.settings_dict["PORT"]  # the one the tests use
+    yield postgres
+    if postgres.pid() is None:
+        postgres.start()
+    reconnect()
+
+
+def reconnect() -> None:
+    """Drop this process's connections to a restarted Postgres: Django's (and its pool), the
+    agent's checkpoint pool and Mem0's; each is made again when next needed."""
+    from agents.checkpoints import close_loop_agent
+    from agentsite.loops import background_loop
+    from memory import engine
+
+    for each in connections.all():
+        each.close()
+        each.close_pool()
+    background_loop.run(close_loop_agent())
+    engine.close()
+
+
+class TestPostgresRestart:
+    def test_streams_end_with_one_event_and_new_turns_succeed_after(
+        self, asgi_server, user, test_postgres
+    ):
+        paced = SimulatorConfig(ttft_ms=0, tokens_per_s=20, reply_tokens=30)  # 1.5 s a turn
+        with running_simulator(paced) as sim:
+            server = fault_server(asgi_server, sim.base_url, TEST_SETTINGS)
+            sessions = [services.create_session(owner=user) for _ in range(3)]
+            headers = auth(user)
+            outcomes: list[tuple] = []
+            stopping = threading.Event()
+
+            def chat(session):
+                while not stopping.is_set():
+                    outcomes.append(post_turn(server, headers, session))
+
+            def browse():
+                while not stopping.is_set():
+                    listed = httpx.get(f"{server.url}/api/v1/sessions", headers=headers, timeout=10)
+                    outcomes.append((listed.status_code, "history"))
+                    time.sleep(0.1)
+
+            load = [threading.Thread(target=chat, args=(s,)) for s in sessions]
+            load.append(threading.Thread(target=browse))
+            for thread in load:
+                thread.start()
+            try:
+                assert wait_for(lambda: sim.stats()["active"] == 3)
+                time.sleep(0.5)  # the streams are under way
+                test_postgres.stop()
+                time.sleep(1)  # down for a second while requests keep coming
+                test_postgres.start()
+                restarted = time.monotonic()
+                time.sleep(1)
+            finally:
+                stopping.set()
+                for thread in load:
+                    thread.join(timeout=60)
+            # New turns succeed within 5 s of Postgres being back.
+            while True:
+                status, events = post_turn(server, headers, sessions[0], "are you back?")
+                if status == 200 and final_events(events) == ["done"]:
+                    break
+                assert time.monotonic() < restarted + 5, (status, events)
+                time.sleep(0.2)
+        reconnect()
+        statuses = {outcome[0] for outcome in outcomes}
+        assert statuses <= {200, 503}, outcomes  # never a 500
+        assert 503 in statuses  # the outage was seen
+        streams = [got for status, got in outcomes if status == 200 and got != "history"]
+        for events in streams:
+            assert final_events(events) == [events[-1][0]], events  # one, and last
+        errors = {events[-1][1]["code"] for events in streams if events[-1][0] == "error"}
+        assert errors <= {"service_unavailable"}
+        # Nothing accepted is lost: every started turn's question is stored, its answer closed
+        # as the client saw it (a close the outage prevented stays `interrupted`).
+        for events in streams:
+            start = events[0][1]
+            assert Message.objects.filter(pk=start["user_message_id"]).exists()
+            answer = Message.objects.get(pk=start["assistant_message_id"])
+            if events[-1][0] == "done":
+                text = "".join(data["text"] for name, data in events if name == "token")
+                assert (answer.status, answer.content) == ("complete", text)
+            else:
+                assert answer.status in ("failed", "interrupted")
+        assert sum(events[-1][0] == "done" for events in streams) >= 3

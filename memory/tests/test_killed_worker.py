@@ -32,8 +32,8 @@ def wait_until(predicate, worker, timeout=60):
 
 
 def test_a_worker_killed_mid_task_leaves_no_duplicate_memory_and_one_title(user, tmp_path):
-    # Every model call takes 1.5 s: long enough to be caught in one.
-    config = SimulatorConfig(ttft_ms=1500, rules=[*MOVED_TO_BERLIN, TITLE])
+    # Every model call takes 1 s: long enough to be caught in one.
+    config = SimulatorConfig(ttft_ms=1000, rules=[*MOVED_TO_BERLIN, TITLE])
     earlier = chat.create_session(owner=user, title="Paris")
     lived, _ = chat.open_turn(user, earlier.pk, "I live in Paris", request_id="")
     session = chat.create_session(owner=user)
@@ -59,7 +59,7 @@ def test_a_worker_killed_mid_task_leaves_no_duplicate_memory_and_one_title(user,
             heir = WorkerProcess("heir", sim.base_url, tmp_path / "worker-2.log", REDELIVERY)
             wait_until(lambda: ChatSession.objects.get(pk=session.pk).title != "", heir)
             wait_until(lambda: memories(user) == ["User lives in Berlin"], heir)
-            time.sleep(1)  # any late duplicate would show now
+            time.sleep(0.5)  # any late duplicate would show now
         finally:
             doomed.stop()
             if heir:

@@ -15,7 +15,7 @@ from django.db import connection, connections
 
 from agents import services
 from agents.llm.ring import CONTINUE_PROMPT
-from agents.models import Message
+from agents.models import LLMCall, Message
 from agents.sse import decode
 from devtools import stack
 from devtools.llmservers.simulator import (
@@ -334,7 +334,7 @@ class TestPostgresRestart:
                 assert wait_for(lambda: sim.stats()["active"] == 3)
                 time.sleep(0.5)  # the streams are under way
                 test_postgres.stop()
-                time.sleep(1)  # down for a second while requests keep coming
+                time.sleep(2)  # down for 2 s while requests keep coming
                 test_postgres.start()
                 restarted = time.monotonic()
                 time.sleep(1)
@@ -349,7 +349,13 @@ class TestPostgresRestart:
                     break
                 assert time.monotonic() < restarted + 5, (status, events)
                 time.sleep(0.2)
+            attempts = sim.stats()["total"]["requests"]
         reconnect()
+        # An LLMCall row for every attempt, those that ended while Postgres was away included.
+        assert wait_for(lambda: LLMCall.objects.count() == attempts), (
+            LLMCall.objects.count(),
+            attempts,
+        )
         statuses = {outcome[0] for outcome in outcomes}
         assert statuses <= {200, 503}, outcomes  # never a 500
         assert 503 in statuses  # the outage was seen

@@ -8,7 +8,6 @@ next tick; the turn's close writes the final text anyway.
 """
 
 import asyncio
-import contextlib
 import logging
 
 from django.conf import settings
@@ -21,33 +20,44 @@ logger = logging.getLogger(__name__)
 
 
 class PartialAnswerFlusher:
+    """A timer on the turn's loop (no task of its own while it waits: a turn shorter than the
+    interval costs a timer set and cancelled), and a write task when a tick finds new text."""
+
     def __init__(self, answer_id, progress: RunProgress, interval: float | None = None):
         self.answer_id = answer_id
         self.progress = progress
         self.interval = settings.STREAM_FLUSH_SECONDS if interval is None else interval
-        self._stopped = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._write: asyncio.Task | None = None
+        self._saved = 0  # pieces of text already in the row
+        self._stopped = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
 
     async def stop(self) -> None:
         """No more writes once this returns: a write under way is awaited, not abandoned (its
         thread would otherwise land after the close and put older text back)."""
-        self._stopped.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._write is not None:
+            await asyncio.gather(self._write, return_exceptions=True)
 
-    async def _run(self) -> None:
-        saved = 0  # pieces of text already in the row
-        while not self._stopped.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self.interval)
-            pieces = len(self.progress.parts)
-            if self._stopped.is_set() or pieces == saved:
-                continue
-            try:
-                await db_call(services.save_partial_answer)(self.answer_id, self.progress.text)
-                saved = pieces
-            except Exception:
-                logger.warning("could not save the partial answer; next tick", exc_info=True)
+    def _tick(self) -> None:
+        if self._stopped:
+            return
+        if len(self.progress.parts) == self._saved:
+            self.start()
+        else:
+            self._write = asyncio.create_task(self._save())
+
+    async def _save(self) -> None:
+        pieces = len(self.progress.parts)
+        try:
+            await db_call(services.save_partial_answer)(self.answer_id, self.progress.text)
+            self._saved = pieces
+        except Exception:
+            logger.warning("could not save the partial answer; next tick", exc_info=True)
+        if not self._stopped:
+            self.start()

@@ -115,9 +115,8 @@ class TestModelTooSlow:
             started = time.monotonic()
             events = stream_turn(server, user, session, "are you there?")
             took = time.monotonic() - started
-            # Between start and error at most the ring's switch to the next model.
-            assert {name for name, _ in events[1:-1]} <= {"fallback"}
-            assert final_events(events) == ["error"]
+            # No switch is announced once the budget is spent: no model is tried after it.
+            assert [name for name, _ in events] == ["start", "error"]
             assert events[-1][1]["code"] == "llm_unavailable"
             assert took < 10  # the 3 s budget, not the 10 s silence timeout or a hang
             assert wait_for(lambda: sim.stats()["active"] == 0)  # the hung call was dropped

@@ -1,13 +1,14 @@
 """Writes for the chat: sessions, the database side of a turn (run by agents/turns.py), the
 one-turn-per-session lock, and the work that follows a turn (title, memory)."""
 
+import asyncio
 import contextlib
 import logging
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from accounts import quotas
 from agents import checkpoints, selectors, titles
@@ -89,6 +90,11 @@ def save_tool_result(answer: Message, *, tool_call_id: str, name: str, content: 
     )
 
 
+def save_partial_answer(answer_id, text: str) -> None:
+    """The text streamed so far, while the answer is still open (a closed one is left alone)."""
+    Message.objects.filter(pk=answer_id, status=Message.Status.INTERRUPTED).update(content=text)
+
+
 def close_turn(user, answer: Message, *, fields: dict) -> None:
     """Store the answer's final state, mark the session active, count the tokens spent."""
     with transaction.atomic():
@@ -100,22 +106,42 @@ def close_turn(user, answer: Message, *, fields: dict) -> None:
 @contextlib.asynccontextmanager
 async def session_turn_lock(session_id):
     """One turn at a time per session: concurrent turns would fork the agent's state. Held in
-    Redis (every process agrees), expiring on its own if a process dies mid-turn. A lock lost
-    before the turn ends (expired, or Redis emptied) is logged, not made the turn's failure:
-    the answer was given, only the guarantee lapsed."""
-    ttl = ring_config().policy.budget_for("chat") * 2 + 60
+    Redis (every process agrees) with a short TTL renewed while the turn runs, so a process
+    killed mid-turn frees the session within TURN_LOCK_TTL_SECONDS. A lock lost before the
+    turn ends (expired, or Redis emptied) is logged, not made the turn's failure: the answer
+    was given, only the guarantee lapsed."""
+    ttl = settings.TURN_LOCK_TTL_SECONDS
+    wait = ring_config().policy.budget_for("chat") * 2 + 60  # the turn ahead, at its longest
     lock = aioredis.client(settings.REDIS_URL).lock(
-        f"{TURN_LOCK_PREFIX}{session_id}", timeout=ttl, blocking_timeout=ttl
+        f"{TURN_LOCK_PREFIX}{session_id}", timeout=ttl, blocking_timeout=wait
     )
     if not await lock.acquire():
-        raise LockError(f"session {session_id} stayed busy for {ttl:.0f} s")
+        raise LockError(f"session {session_id} stayed busy for {wait:.0f} s")
+    renewal = asyncio.create_task(_keep_renewed(lock, ttl, session_id))
     try:
         yield
     finally:
+        renewal.cancel()
+        await asyncio.gather(renewal, return_exceptions=True)
         try:
             await lock.release()
         except LockNotOwnedError:
             logger.warning("the turn lock of session %s was lost before the turn ended", session_id)
+        except RedisError:  # Redis away: the lock expires on its own within its TTL
+            logger.warning("could not release the turn lock of session %s", session_id)
+
+
+async def _keep_renewed(lock, ttl: float, session_id) -> None:
+    """Push the lock's expiry back every third of its TTL; a renewal Redis could not take is
+    tried again at the next one."""
+    while True:
+        await asyncio.sleep(ttl / 3)
+        try:
+            await lock.extend(ttl, replace_ttl=True)
+        except LockNotOwnedError:
+            return  # lost; its release says so
+        except RedisError:
+            logger.warning("could not renew the turn lock of session %s", session_id)
 
 
 def queue_follow_up(user_message_id, *, untitled_session_id=None) -> None:

@@ -18,6 +18,7 @@ from langgraph.errors import GraphRecursionError
 
 from agents import metrics, services
 from agents.events import Done, Failed, Started, Token, ToolResult, TurnEvent
+from agents.flushing import PartialAnswerFlusher
 from agents.graph.context import Context
 from agents.llm import LLMRequestError, LLMUnavailableError
 from agents.models import Message
@@ -25,6 +26,7 @@ from agents.run import AgentRun, RunProgress
 from agents.turn_trace import TurnTrace
 from agentsite import context
 from agentsite.asyncdb import db_call
+from agentsite.errors import is_store_outage
 from memory.selectors import facts_for_turn
 
 logger = logging.getLogger(__name__)
@@ -51,12 +53,14 @@ class ChatTurn:
         self.memory_search: asyncio.Task | None = None  # the person's memories for this turn
         self.progress = RunProgress()  # what the agent produced, whatever way the turn ends
         self.run: AgentRun | None = None
+        self.flusher = PartialAnswerFlusher(answer.pk, self.progress)  # saves the text so far
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         yield Started(str(self.session.pk), str(self.user_message.pk), str(self.answer.pk))
         metrics.turns_active.inc()
         try:
             async with services.session_turn_lock(self.session.pk):
+                self.flusher.start()
                 async for event in self._agent_run().events():
                     if isinstance(event, Token) and not self.first_token_seen:
                         self.first_token_seen = True
@@ -114,6 +118,7 @@ class ChatTurn:
 
     async def _close(self, status: str) -> None:
         """Save the answer with its final status, count usage, queue the follow-up work."""
+        await self.flusher.stop()
         self.status = status
         progress = self.progress
         fields = {
@@ -135,10 +140,18 @@ class ChatTurn:
         if status != Message.Status.COMPLETE and progress.text and self.run is not None:
             await self._keep_partial_answer()
         if status == Message.Status.COMPLETE:
-            untitled = None if self.session.title else self.session.pk
+            await self._queue_follow_up()
+
+    async def _queue_follow_up(self) -> None:
+        """Title and memory on a worker. Not queued (the broker is down) is logged: the answer
+        was given and saved, and must not become a failed turn for it."""
+        untitled = None if self.session.title else self.session.pk
+        try:
             await sync_to_async(services.queue_follow_up, thread_sensitive=False)(
                 self.user_message.pk, untitled_session_id=untitled
             )
+        except Exception:
+            logger.exception("the follow-up work of a turn was not queued")
 
     def _memories_given(self) -> list[str]:
         """The memories the agent was shown, if the search finished (it never raises)."""
@@ -180,6 +193,9 @@ def _describe_failure(exc: Exception) -> tuple[str, str]:
         return "llm_unavailable", str(exc)
     if isinstance(exc, LLMRequestError):
         return "llm_request_rejected", str(exc)
+    if is_store_outage(exc):
+        logger.warning("chat turn failed: a store is down", exc_info=exc)
+        return "service_unavailable", "A service the assistant needs is down; please try again."
     if isinstance(exc, GraphRecursionError):
         return "too_many_steps", "The assistant needed too many steps; try a simpler request."
     logger.exception("chat turn failed", exc_info=exc)

@@ -1,4 +1,7 @@
-"""An asyncio Redis client for the running event loop (a client must never cross loops)."""
+"""An asyncio Redis client for the running event loop (a client must never cross loops).
+
+Its calls give up after 2 s (as the cache's do): a Redis that stopped answering costs a turn an
+error, never a hung stream."""
 
 import redis.asyncio
 
@@ -7,5 +10,8 @@ from agentsite.loops import loop_local
 
 def client(url: str) -> redis.asyncio.Redis:
     return loop_local(
-        ("redis", url), lambda: redis.asyncio.Redis.from_url(url, decode_responses=True)
+        ("redis", url),
+        lambda: redis.asyncio.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
+        ),
     )

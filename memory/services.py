@@ -32,9 +32,10 @@ def remember_message(message_id) -> list[str]:
     about the person is read (memory/statements.py).
 
     Idempotent per message: a retried task finds the memories it already stored (their
-    metadata names the message) and does not add them again; an advisory lock keeps two
-    deliveries of the same task from interleaving. An LLM outage raises LLMUnavailableError
-    for the task to retry later.
+    metadata names the message) and does not add them again, but does reconcile them (that
+    step may be what the earlier try did not finish; done already, it finds nothing to
+    change); an advisory lock keeps two deliveries of the same task from interleaving. An LLM
+    outage raises LLMUnavailableError for the task to retry later.
     """
     message = (
         Message.objects.select_related("session")
@@ -53,18 +54,22 @@ def remember_message(message_id) -> list[str]:
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [str(message.pk)]
             )
         stored = Memory.objects.owned_by(user_id).from_message(message.pk)
-        if not stored.exists():
-            # One trace for both steps' LLM attempts, when Langfuse is on.
-            with tracing.traced("memory", user_id=user_id, session_id=message.session_id):
-                _learn(user_id, message.content, metadata)
+        extracted = stored.exists()  # by an earlier try that died or failed after it
+        # One trace for both steps' LLM attempts, when Langfuse is on.
+        with tracing.traced("memory", user_id=user_id, session_id=message.session_id):
+            _learn(user_id, message.content, metadata, extract=not extracted)
+        if not extracted:
             metrics.extractions.labels("stored" if stored.exists() else "nothing").inc()
         return [memory.text for memory in stored]
 
 
-def _learn(user_id: str, text: str, metadata: dict) -> None:
-    """Extraction, then reconciliation; a failure is counted, then left to the task."""
+def _learn(user_id: str, text: str, metadata: dict, *, extract: bool) -> None:
+    """Extraction (unless an earlier try stored it), then reconciliation, which a retry runs
+    again: a try killed or failed between the two would otherwise leave the changed earlier
+    memory beside the new one for good. A failure is counted, then left to the task."""
     try:
-        _extract(user_id, text, metadata)
+        if extract:
+            _extract(user_id, text, metadata)
         _reconcile(user_id, metadata)
     except Exception:
         metrics.extractions.labels("failed").inc()

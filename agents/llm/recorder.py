@@ -19,11 +19,15 @@ from django.db import DatabaseError, IntegrityError, connection
 
 from agents.llm import metrics
 from agentsite import context
+from agentsite.errors import is_store_outage
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 FLUSH_SECONDS = 0.5
+# While the database is away (a restart, a failover), a batch is tried again every second for
+# this long before it is given up (logged): an outage must not cost the attempts made in it.
+OUTAGE_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -92,7 +96,7 @@ class CallRecorder:
         while True:
             batch = self._next_batch()
             try:
-                self._write(batch)
+                self._write_through_outage(batch)
             except Exception:  # the writer must survive anything; a lost batch is logged
                 logger.exception("could not store %d LLM call rows", len(batch))
             finally:
@@ -111,6 +115,18 @@ class CallRecorder:
                 break
         return batch
 
+    def _write_through_outage(self, batch: list[Attempt]) -> None:
+        deadline = time.monotonic() + OUTAGE_RETRY_SECONDS
+        while True:
+            try:
+                return self._write(batch)
+            except Exception as exc:
+                if not is_store_outage(exc) or time.monotonic() > deadline:
+                    raise
+                logger.warning("database away: %d LLM call rows kept for later", len(batch))
+                connection.close()  # a broken connection goes; the next try takes a new one
+                time.sleep(1)
+
     def _write(self, batch: list[Attempt]) -> None:
         from agents.models import LLMCall
 
@@ -121,7 +137,9 @@ class CallRecorder:
             for row in rows:
                 row.user_id = None
             LLMCall.objects.bulk_create(rows)
-        except DatabaseError:
+        except DatabaseError as exc:
+            if is_store_outage(exc):
+                raise  # not refused: not reached
             logger.exception("database refused LLM call rows")
 
     @staticmethod

@@ -179,6 +179,8 @@ class _RingRun:
                 last = last or Failure(Verdict.NEXT_MODEL, "breaker_open")
                 continue
             if previous is not None:
+                if self.remaining() <= 0:  # no time left to try it: announce no switch
+                    raise LLMUnavailableError(_budget_detail(self.budget), "budget")
                 await self._announce_fallback(previous, endpoint, last)
             for retry in range(self.policy.max_retries + 1):
                 if self.remaining() <= 0:

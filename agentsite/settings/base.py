@@ -217,6 +217,12 @@ DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=200_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
 # Seconds of silence after which a chat stream sends a `: ping` comment.
 SSE_HEARTBEAT_SECONDS = env.float("SSE_HEARTBEAT_SECONDS", default=15.0)
+# While a turn streams, its partial answer is saved at most this often (agents/flushing.py):
+# what a web process killed mid-turn leaves behind.
+STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=2.0)
+# A session's turn lock expires this long after its process stops renewing it (it renews every
+# third of it): a web process killed mid-turn blocks the session's next turn no longer.
+TURN_LOCK_TTL_SECONDS = env.float("TURN_LOCK_TTL_SECONDS", default=15.0)
 # Longest chat message, in characters after sanitization.
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 

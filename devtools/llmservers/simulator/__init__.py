@@ -128,6 +128,7 @@ from devtools.llmservers.simulator.planning import plan_reply
 from devtools.llmservers.simulator.rules import IntentRule, Rule, load_rules
 from devtools.llmservers.simulator.serving import (
     SimulatorHandle,
+    SimulatorProcess,
     running_simulator,
     serve,
     spawned_simulator,
@@ -143,6 +144,7 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SimulatorHandle",
+    "SimulatorProcess",
     "add_arguments",
     "build_parser",
     "config_from_options",

@@ -65,32 +65,44 @@ def serve(config: SimulatorConfig, log_level: str = "info") -> None:
     server.run()
 
 
-@contextlib.contextmanager
-def spawned_simulator(*cli_args: str, startup_timeout: float = 20.0) -> Iterator[str]:
-    """Run the simulator as its own process (benchmarks and load tests, where sharing the
-    caller's GIL would distort the figures); yields its base URL, ``http://127.0.0.1:PORT/v1``.
-    """
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    module = "devtools.llmservers.simulator"
-    command = [sys.executable, "-m", module, "--port", str(port), *cli_args]
-    process = subprocess.Popen(  # noqa: S603 (our own module)
-        [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL
-    )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
+class SimulatorProcess:
+    """The simulator as its own process (benchmarks and load tests, where sharing the caller's
+    GIL would distort the figures; fault tests, which kill it): ``base_url`` is
+    ``http://127.0.0.1:PORT/v1``, ``process`` the Popen."""
+
+    def __init__(self, *cli_args: str, startup_timeout: float = 20.0) -> None:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        module = "devtools.llmservers.simulator"
+        command = [sys.executable, "-m", module, "--port", str(port), *cli_args]
+        self.process = subprocess.Popen(  # noqa: S603 (our own module)
+            [*command, "--log-level", "warning"], stdout=subprocess.DEVNULL
+        )
+        self.base_url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + startup_timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=1):  # noqa: S310
-                    break
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=1):  # noqa: S310
+                    return
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
                     raise RuntimeError("the LLM simulator process did not start") from None
                 time.sleep(0.05)
-        yield base_url
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def spawned_simulator(*cli_args: str, startup_timeout: float = 20.0) -> Iterator[str]:
+    """Run the simulator as its own process for the ``with`` block; yields its base URL."""
+    spawned = SimulatorProcess(*cli_args, startup_timeout=startup_timeout)
+    try:
+        yield spawned.base_url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        spawned.stop()

@@ -187,6 +187,9 @@ DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=200_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
 # Seconds of silence after which a chat stream sends a `: ping` comment.
 SSE_HEARTBEAT_SECONDS = env.float("SSE_HEARTBEAT_SECONDS", default=15.0)
+# Token text arriving within this many seconds of the last token written joins one event
+# (at most 30 ms by the API's promise, docs/api.md; 0 writes every token at once).
+SSE_COALESCE_SECONDS = min(0.03, env.float("SSE_COALESCE_SECONDS", default=0.03))
 # Longest chat message, in characters after sanitization.
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 

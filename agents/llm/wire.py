@@ -8,7 +8,8 @@ keeps connections alive per event loop (and per host), and raises httpx's own ex
 classes (`ConnectError`, `ReadTimeout`, `RemoteProtocolError`...), so `failures.classify`
 reads its failures like any others. Plain calls keep httpx.
 
-A silence longer than the read timeout is caught by one timer per read, not a task.
+A silence longer than the read timeout is caught by one timer per connection, moved on only
+when it fires (a timer per read cost more than the read).
 """
 
 import asyncio
@@ -52,6 +53,9 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future | None = None
         self.lost: Exception | None = None
         self.used = False  # carried an earlier response (the server may have closed it since)
+        self.watchdog: asyncio.TimerHandle | None = None
+        self.silence = 0.0
+        self.waiting_since = 0.0
 
     def connection_made(self, transport):
         self.transport = transport
@@ -79,28 +83,40 @@ class _Connection(asyncio.Protocol):
         return self.lost is None and self.transport is not None and not self.transport.is_closing()
 
     async def more(self, silence: float) -> None:
-        """Wait for more bytes (or the end); a silence longer than `silence` is a ReadTimeout."""
+        """Wait for more bytes (or the end); a silence longer than `silence` is a ReadTimeout.
+        One timer watches every wait: it is moved on only when it fires, not at every read."""
         if self.lost is not None:
             raise self.lost
         loop = asyncio.get_running_loop()
         self.waiter = loop.create_future()
-        timer = loop.call_later(silence, _time_out, self.waiter)
+        self.silence, self.waiting_since = silence, loop.time()
+        if self.watchdog is None:
+            self.watchdog = loop.call_at(self.waiting_since + silence, self._watch)
         try:
             await self.waiter
         finally:
-            timer.cancel()
             self.waiter = None
         if not self.received and self.lost is not None:
             raise self.lost
 
+    def _watch(self):
+        self.watchdog = None
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # not waiting: the next wait sets the watch again
+        due = self.waiting_since + self.silence
+        loop = asyncio.get_running_loop()
+        if loop.time() >= due:
+            waiter.set_exception(httpx.ReadTimeout("the model was silent for too long"))
+        else:
+            self.watchdog = loop.call_at(due, self._watch)
+
     def close(self):
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         if self.transport is not None:
             self.transport.close()
-
-
-def _time_out(waiter: asyncio.Future):
-    if not waiter.done():
-        waiter.set_exception(httpx.ReadTimeout("the model was silent for too long"))
 
 
 class _Pool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import openai
+import orjson
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatResult
 
@@ -69,7 +70,7 @@ async def streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
         async for data in _sse_data(response.chunks()):
             if data == b"[DONE]":
                 return
-            chunk = json.loads(data)
+            chunk = orjson.loads(data)  # a fifth of json.loads' time, once per token
             if chunk.get("error"):
                 raise openai.APIError(
                     str(chunk["error"].get("message", "error in stream")),

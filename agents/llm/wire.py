@@ -30,7 +30,8 @@ IDLE_PER_HOST = 200  # kept-alive connections per host and loop, as the httpx po
 
 @lru_cache(maxsize=1)
 def _tls() -> ssl.SSLContext:
-    return ssl.create_default_context()
+    """httpx's own context: certifi's roots, or SSL_CERT_FILE / SSL_CERT_DIR when set."""
+    return httpx.create_ssl_context()
 
 
 @lru_cache(maxsize=64)

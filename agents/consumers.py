@@ -50,8 +50,8 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         self.last_sent = time.monotonic()
         self.writing = asyncio.Lock()  # events leave in order, from the stream or a flush
         self.held_text: list[str] = []  # token text waiting for the end of its window
-        self.flush: asyncio.TimerHandle | None = None
-        self.flushing: asyncio.Future | None = None
+        self.flush: asyncio.TimerHandle | None = None  # when the held text is due
+        self.flush_due: asyncio.Future | None = None  # the flusher waits on it
         self.last_token_sent = 0.0
 
     async def dispatch(self, message):
@@ -107,6 +107,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
             ],
         )
         heartbeat = asyncio.create_task(self._heartbeat())
+        flusher = asyncio.create_task(self._flusher())
         try:
             async for event in turn.events():
                 if isinstance(event, Token):
@@ -115,6 +116,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
                     await self._send_event(event.kind, event.data)
         finally:
             heartbeat.cancel()
+            flusher.cancel()
             if self.flush is not None:  # the client left: nothing more is written
                 self.flush.cancel()
         async with self.writing:
@@ -131,15 +133,22 @@ class ChatStreamConsumer(AsyncHttpConsumer):
             async with self.writing:
                 await self._write_held_text()
         else:
-            self.flush = asyncio.get_running_loop().call_later(wait, self._flush_soon)
+            self.flush = asyncio.get_running_loop().call_later(wait, self._wake_flusher)
 
-    def _flush_soon(self):
+    def _wake_flusher(self):
         self.flush = None
-        self.flushing = asyncio.ensure_future(self._flush_held_text())
+        if self.flush_due is not None and not self.flush_due.done():
+            self.flush_due.set_result(None)
 
-    async def _flush_held_text(self):
-        async with self.writing:
-            await self._write_held_text()
+    async def _flusher(self):
+        """Writes the held text when its window ends: one task for the stream, woken by the
+        timer (a task per write cost more than the write's own work)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self.flush_due = loop.create_future()
+            await self.flush_due
+            async with self.writing:
+                await self._write_held_text()
 
     async def _send_event(self, name: str, data: dict):
         """Any other event, after the text before it."""

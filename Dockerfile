@@ -36,14 +36,12 @@ FROM python:${PYTHON_VERSION}-slim AS runtime
 # PYTHONDONTWRITEBYTECODE: the code is read-only to the app user anyway.
 # PYTHONUNBUFFERED: JSON log lines reach `docker logs` at once.
 # MEM0_TELEMETRY: Mem0 phones home unless told not to.
-# WEB_CONCURRENCY: uvicorn reads it itself as the default for --workers.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=agentsite.settings.prod \
-    MEM0_TELEMETRY=False \
-    WEB_CONCURRENCY=2
+    MEM0_TELEMETRY=False
 
 # Unprivileged runtime user. It gets a home (libraries may cache there) but owns
 # nothing under /app: a compromised process cannot rewrite the code.
@@ -118,15 +116,17 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["http-healthcheck", "/ops/health/live"]
 
-# uvicorn takes --workers from $WEB_CONCURRENCY (default 2, set above).
+# --workers: $WEB_CONCURRENCY if set, else one per core the container may use
+#   (nproc honours its cpuset); every turn's state is in Redis and Postgres.
 # --proxy-headers/--forwarded-allow-ips=*: trust X-Forwarded-For/-Proto from the
 #   TLS-terminating proxy, so only that proxy may reach port 8000.
 # --lifespan on: agentsite/lifespan.py answers it (Django's handler does not) and
 #   sends the queued Langfuse traces at shutdown (uvicorn's exit skips atexit).
 # --timeout-graceful-shutdown: SSE streams are long-lived; on stop, give them
 #   a bounded time to finish (compose stop_grace_period is longer than this).
-CMD ["uvicorn", "agentsite.asgi:application", \
-     "--host", "0.0.0.0", "--port", "8000", \
-     "--proxy-headers", "--forwarded-allow-ips=*", \
-     "--lifespan", "on", \
-     "--timeout-graceful-shutdown", "30"]
+CMD ["sh", "-c", "exec uvicorn agentsite.asgi:application \
+     --host 0.0.0.0 --port 8000 \
+     --workers \"${WEB_CONCURRENCY:-$(nproc)}\" \
+     --proxy-headers --forwarded-allow-ips='*' \
+     --lifespan on \
+     --timeout-graceful-shutdown 30"]

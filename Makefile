@@ -69,11 +69,13 @@ bench-llm: venv $(LOCAL_MODEL_STAMP)
 	$(BENCH) migrate --verbosity 0
 	$(BENCH) bench_llm
 
-## bench-chat: 10, 50, 200 concurrent streams through the real server (simulator as model)
+## bench-chat: 10, 50, 200 people through the real server (simulator as model), chatting
+## continuously, then all sending one turn at once (--burst); BENCH_CHAT_ARGS="--sizes 50"
 bench-chat: venv
 	$(PY) -m devtools.stack start --profile test
 	$(BENCH) migrate --verbosity 0
-	$(BENCH) bench_chat
+	$(BENCH) bench_chat $(BENCH_CHAT_ARGS)
+	$(BENCH) bench_chat --burst $(BENCH_CHAT_ARGS)
 
 ## bench-memory: memory search p50/p95 at 1k, 10k, 100k memories over 1k people; add path
 bench-memory: venv

@@ -9,7 +9,12 @@ problem+json. `POST .../messages` is a DRF view and calls `admit_turn`; the stre
 Channels consumer, so it passes its request through `StreamAdmission` first.
 """
 
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import auth
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -41,6 +46,7 @@ class StreamAdmission(APIView):
 
     @classmethod
     def admit(cls, django_request: HttpRequest, session_id) -> ChatTurn | HttpResponse:
+        _with_session_user(django_request)
         view = cls()
         view.args, view.kwargs = (), {"session_id": session_id}
         view.headers = view.default_response_headers
@@ -52,3 +58,12 @@ class StreamAdmission(APIView):
             return admit_turn(request, session_id)
         except Exception as exc:
             return view.finalize_response(request, view.handle_exception(exc))
+
+
+def _with_session_user(request: HttpRequest) -> None:
+    """The browser's session and its user, as Django's middleware would attach them (DRF's
+    SessionAuthentication reads `request.user`), read only if a JWT did not already decide:
+    here, in the admission's own worker thread, not in one more hop of Channels' middleware."""
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    request.user = SimpleLazyObject(lambda: auth.get_user(request))

@@ -8,6 +8,11 @@ generation and the answer is kept as `interrupted`.
 
 The turn runs in its own task so that Channels keeps reading the connection and hears the
 client leave (AsyncHttpConsumer otherwise reads nothing until `handle` returns).
+
+Every write is a system call, and one per token was a seventh of a turn's server CPU: token
+text that comes within `SSE_COALESCE_SECONDS` (30 ms) of the last token written waits for
+that window to end and goes out as one `token` event. The first token, and any after a
+pause, is written at once. One lock keeps the events in order whoever writes them.
 """
 
 import asyncio
@@ -15,6 +20,7 @@ import io
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
@@ -23,6 +29,7 @@ from django.http import HttpResponse
 
 from agents import sse
 from agents.admission import StreamAdmission
+from agents.events import Token
 from agents.turns import ChatTurn
 from agentsite import context
 from agentsite.asyncdb import db_call
@@ -41,6 +48,20 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         self.request_id = ""
         self.sequence = 0
         self.last_sent = time.monotonic()
+        self.writing = asyncio.Lock()  # events leave in order, from the stream or a flush
+        self.held_text: list[str] = []  # token text waiting for the end of its window
+        self.flush: asyncio.TimerHandle | None = None  # when the held text is due
+        self.flush_due: asyncio.Future | None = None  # the flusher waits on it
+        self.last_token_sent = 0.0
+
+    async def dispatch(self, message):
+        """As Channels', without closing old database connections around every message:
+        this consumer's database work borrows a pooled connection and gives it back
+        (agentsite/asyncdb.py), so there is none to close, and each close was a thread hop."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def http_request(self, message):
         """Collect the body (never more than the largest allowed), then answer from a task."""
@@ -61,7 +82,6 @@ class ChatStreamConsumer(AsyncHttpConsumer):
 
     async def _respond(self, body: bytes):
         request = ASGIRequest(self.scope, io.BytesIO(body))
-        request.user = self.scope["user"]  # the session's user (AuthMiddlewareStack)
         self.request_id = incoming_request_id(request)
         context.bind(request_id=self.request_id, user_id=None, session_id=None)
         try:
@@ -87,14 +107,66 @@ class ChatStreamConsumer(AsyncHttpConsumer):
             ],
         )
         heartbeat = asyncio.create_task(self._heartbeat())
+        flusher = asyncio.create_task(self._flusher())
         try:
             async for event in turn.events():
-                await self._send_event(event.kind, event.data)
+                if isinstance(event, Token):
+                    await self._send_token(event.text)
+                else:
+                    await self._send_event(event.kind, event.data)
         finally:
             heartbeat.cancel()
-        await self.send_body(b"", more_body=False)
+            flusher.cancel()
+            if self.flush is not None:  # the client left: nothing more is written
+                self.flush.cancel()
+        async with self.writing:
+            await self._write_held_text()
+            await self.send_body(b"", more_body=False)
+
+    async def _send_token(self, text: str):
+        """At once when the last token left a window ago, else held for the window's end."""
+        self.held_text.append(text)
+        if self.flush is not None:
+            return  # a write is already due; this text goes with it
+        wait = self.last_token_sent + settings.SSE_COALESCE_SECONDS - time.monotonic()
+        if wait <= 0:
+            async with self.writing:
+                await self._write_held_text()
+        else:
+            self.flush = asyncio.get_running_loop().call_later(wait, self._wake_flusher)
+
+    def _wake_flusher(self):
+        self.flush = None
+        if self.flush_due is not None and not self.flush_due.done():
+            self.flush_due.set_result(None)
+
+    async def _flusher(self):
+        """Writes the held text when its window ends: one task for the stream, woken by the
+        timer (a task per write cost more than the write's own work)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self.flush_due = loop.create_future()
+            await self.flush_due
+            async with self.writing:
+                await self._write_held_text()
 
     async def _send_event(self, name: str, data: dict):
+        """Any other event, after the text before it."""
+        async with self.writing:
+            await self._write_held_text()
+            await self._write(name, data)
+
+    async def _write_held_text(self):
+        if self.flush is not None:
+            self.flush.cancel()
+            self.flush = None
+        if self.held_text:
+            text = "".join(self.held_text)
+            self.held_text.clear()
+            self.last_token_sent = time.monotonic()
+            await self._write("token", {"text": text})
+
+    async def _write(self, name: str, data: dict):
         self.sequence += 1
         await self.send_body(sse.encode(self.sequence, name, data), more_body=True)
         self.last_sent = time.monotonic()

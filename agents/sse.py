@@ -3,12 +3,16 @@
 import json
 from collections.abc import Iterator
 
+import orjson
+
 HEARTBEAT = b": ping\n\n"
 
 
 def encode(sequence: int, name: str, data: dict) -> bytes:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return f"id: {sequence}\nevent: {name}\ndata: {payload}\n\n".encode()
+    """One event; orjson writes the compact UTF-8 JSON (a tenth of json.dumps' time: there is
+    an event for every few tokens)."""
+    payload = orjson.dumps(data, default=str)
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (sequence, name.encode(), payload)
 
 
 def decode(lines) -> Iterator[tuple[str, dict | None]]:

@@ -27,7 +27,7 @@ from agents.turn_trace import TurnTrace
 from agentsite import context
 from agentsite.asyncdb import db_call
 from agentsite.errors import is_store_outage
-from memory.selectors import facts_for_turn
+from memory.selectors import facts_for_turn, has_memories
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,15 @@ def open_turn(user, session_id, content: str) -> "ChatTurn":
     Blocking: call it from a worker thread."""
     asked, answer = services.open_turn(user, session_id, content, context.get("request_id") or "")
     context.bind(session_id=answer.session_id)
-    return ChatTurn(user, asked, answer)
+    # Asked here, in the admission's worker thread, so a person without memories costs no
+    # search (no thread hop, no embedding); a memory learned meanwhile counts next turn.
+    return ChatTurn(user, asked, answer, search_memories=has_memories(user.pk))
 
 
 class ChatTurn:
-    def __init__(self, user, user_message: Message, answer: Message):
+    def __init__(self, user, user_message: Message, answer: Message, *, search_memories=True):
         self.user = user
+        self.search_memories = search_memories
         self.session = answer.session
         self.user_message = user_message
         self.answer = answer
@@ -89,8 +92,9 @@ class ChatTurn:
                 self.trace.close(self.status, self.progress.text)
 
     def _agent_run(self) -> AgentRun:
-        """The run, its person's memories searched while the graph and checkpoint load (the
-        first model call awaits them; the search never raises), traced when Langfuse is on."""
+        """The run, its person's memories (if any) searched while the graph and checkpoint
+        load (the first model call awaits them; the search never raises), traced when
+        Langfuse is on."""
         question = self.user_message.content
         self.trace = TurnTrace.open(
             answer_id=self.answer.pk,
@@ -98,10 +102,12 @@ class ChatTurn:
             user_id=self.user.pk,
             session_id=self.session.pk,
         )
-        search = facts_for_turn(self.user.pk, question, limit=settings.MEMORY_PROMPT_LIMIT)
-        if self.trace is not None:
-            search = self.trace.memory_search(search, query=question)
-        self.memory_search = asyncio.create_task(search)
+        # A traced turn keeps its memory-search span, with or without memories.
+        if self.search_memories or self.trace is not None:
+            search = facts_for_turn(self.user.pk, question, limit=settings.MEMORY_PROMPT_LIMIT)
+            if self.trace is not None:
+                search = self.trace.memory_search(search, query=question)
+            self.memory_search = asyncio.create_task(search)
         self.run = AgentRun(
             session_id=self.session.pk,
             question=question,

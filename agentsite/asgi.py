@@ -13,7 +13,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings.dev")
 
 django_asgi_app = get_asgi_application()  # sets Django up before the routes import models
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
@@ -26,10 +25,9 @@ application = ProtocolTypeRouter(
     {
         "http": URLRouter(
             [
-                path(
-                    "api/v1/sessions/<uuid:session_id>/stream",
-                    AuthMiddlewareStack(ChatStreamConsumer.as_asgi()),
-                ),
+                # No Channels auth middleware: the admission reads the session cookie itself,
+                # in the worker thread it already runs in (agents/admission.py).
+                path("api/v1/sessions/<uuid:session_id>/stream", ChatStreamConsumer.as_asgi()),
                 re_path(r"", django_asgi_app),
             ]
         ),

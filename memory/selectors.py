@@ -33,10 +33,15 @@ def search_memories_of(user_id, query: str) -> QuerySet[Memory]:
     return Memory.objects.owned_by(user_id).filter(pk__in=ids).order_by(order)
 
 
+def has_memories(user_id) -> bool:
+    """One index probe: a person without memories needs no embedding of the question."""
+    return Memory.objects.owned_by(user_id).exists()
+
+
 def facts_for_prompt(user_id, query: str, *, limit: int) -> list[str]:
     """What the agent is told it knows about the person before it answers `query`."""
-    if not Memory.objects.owned_by(user_id).exists():
-        return []  # a new person costs one index probe, not an embedding
+    if not has_memories(user_id):
+        return []
     return [hit["memory"] for hit in search(user_id, query, limit=limit)]
 
 

@@ -223,6 +223,9 @@ STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=2.0)
 # A session's turn lock expires this long after its process stops renewing it (it renews every
 # third of it): a web process killed mid-turn blocks the session's next turn no longer.
 TURN_LOCK_TTL_SECONDS = env.float("TURN_LOCK_TTL_SECONDS", default=15.0)
+# Token text arriving within this many seconds of the last token written joins one event
+# (at most 30 ms by the API's promise, docs/api.md; 0 writes every token at once).
+SSE_COALESCE_SECONDS = min(0.03, env.float("SSE_COALESCE_SECONDS", default=0.03))
 # Longest chat message, in characters after sanitization.
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 

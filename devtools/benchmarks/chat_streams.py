@@ -8,7 +8,9 @@ library would spend more CPU parsing than the server does serving, on the same t
 N concurrent streams means N people each chatting continuously: every client starts at a
 random moment within one stream's length, then opens its next stream as soon as the last one
 ends, for a fixed time. Streams that began during that first stagger are warm-up and are not
-counted. (All N arriving in the same instant is a different test: a thundering herd.)
+counted. A burst (`--burst`) is the other test, a thundering herd: N people, each with their
+own session, send one streamed turn at the same moment; its wall time runs from the first
+request to the last `done`.
 """
 
 import asyncio
@@ -153,6 +155,14 @@ async def _steady_load(port: int, clients, seconds: float) -> tuple[list[StreamR
     return results, counter[0]
 
 
+async def _burst(port: int, clients) -> tuple[list[StreamResult], int]:
+    """Every client's one turn at the same moment: the results, and all of them ran."""
+    results = await asyncio.gather(
+        *(one_stream(port, session, token, "message 0") for session, token in clients)
+    )
+    return list(results), len(results)
+
+
 def summarize(results: list[StreamResult], peak_rss: int) -> dict:
     complete = [r for r in results if r.ok]
     ttfts = [r.ttft - SIM_TTFT_S for r in complete if r.ttft is not None]
@@ -162,14 +172,16 @@ def summarize(results: list[StreamResult], peak_rss: int) -> dict:
         "complete_pct": 100 * len(complete) / len(results),
         "added_ttft_ms_p50": 1000 * statistics.median(ttfts) if ttfts else float("nan"),
         "added_ttft_ms_p95": 1000 * percentile(ttfts, 95),
+        "added_ttft_ms_p99": 1000 * percentile(ttfts, 99),
         "added_gap_ms_p95": 1000 * percentile(gaps, 95),
         "server_peak_rss_mb": peak_rss / 2**20,
         "errors": sorted({r.error[:120] for r in results if r.error})[:3],
     }
 
 
-def run(port: int, server_pid: int, clients: list[tuple[str, str]], sizes, seconds: float):
-    """For each N: N clients, each with its own person and session, for `seconds`."""
+def run(port: int, server_pid: int, clients, sizes, seconds: float, *, burst: bool = False):
+    """For each N: N clients, each with its own person and session, chatting for `seconds`
+    (or, in a burst, sending one turn each at the same moment)."""
     asyncio.run(_steady_load(port, clients[:5], STREAM_SECONDS))  # warm the server up
     figures = []
     offset = 5
@@ -177,9 +189,12 @@ def run(port: int, server_pid: int, clients: list[tuple[str, str]], sizes, secon
         batch = clients[offset : offset + size]
         offset += size
         cpu_before = _cpu_seconds(server_pid)
+        started = time.perf_counter()
         with PeakMemory(server_pid) as memory:
-            results, all_streams = asyncio.run(_steady_load(port, batch, seconds))
+            load = _burst(port, batch) if burst else _steady_load(port, batch, seconds)
+            results, all_streams = asyncio.run(load)
         row = summarize(results, memory.peak)
+        row["wall_s"] = time.perf_counter() - started
         row["all_streams"] = all_streams
         row["server_cpu_ms_per_stream"] = (
             1000 * (_cpu_seconds(server_pid) - cpu_before) / max(1, row["all_streams"])

@@ -1,8 +1,10 @@
-"""`make bench-chat`: 10, 50 and 200 concurrent chat streams against the real ASGI server."""
+"""`make bench-chat`: 10, 50 and 200 concurrent chat streams against the real ASGI server,
+people chatting continuously or (`--burst`) all sending one turn at the same moment."""
 
 import os
 import time
 
+import psutil
 from django.core.management.base import BaseCommand
 from django.db import connections
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -23,7 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--seconds", type=float, default=15.0, help="per N")
         parser.add_argument(
-            "--workers", type=int, default=2, help="uvicorn workers (production runs 2)"
+            "--workers",
+            type=int,
+            default=psutil.cpu_count() or 1,
+            help="uvicorn workers (default: one per core, as `make dev` and production run)",
+        )
+        parser.add_argument(
+            "--burst",
+            action="store_true",
+            help="N people send one turn each at the same moment (default: chat continuously)",
         )
         parser.add_argument(
             "--sizes",
@@ -32,7 +42,7 @@ class Command(BaseCommand):
             help="numbers of concurrent clients, comma separated (default 10,50,200)",
         )
 
-    def handle(self, *args, port, seconds, sizes, workers, **options):
+    def handle(self, *args, port, seconds, sizes, workers, burst, **options):
         clients = self._clients(5 + sum(sizes))
         sim_args = ["--ttft-ms", str(int(chat_streams.SIM_TTFT_S * 1000))]
         sim_args += ["--tokens-per-s", str(chat_streams.SIM_TOKENS_PER_S)]
@@ -41,11 +51,13 @@ class Command(BaseCommand):
             spawned_simulator(*sim_args) as llm_url,
             self._server(port, llm_url, workers) as server,
         ):
-            figures = chat_streams.run(port, server.pid, clients, sizes, seconds)
+            figures = chat_streams.run(port, server.pid, clients, sizes, seconds, burst=burst)
         self.stdout.write(
             f"simulator: TTFT {chat_streams.SIM_TTFT_S * 1000:.0f} ms, "
             f"{chat_streams.SIM_TOKENS_PER_S} tokens/s, {chat_streams.SIM_TOKENS} tokens; "
-            f"server: uvicorn, {workers} worker(s)"
+            f"server: uvicorn, {workers} worker(s); "
+            f"{'burst: N turns at once' if burst else f'continuous, {seconds:.0f} s per N'}; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         for size, row in zip(sizes, figures, strict=True):
             row["clients"] = size
@@ -53,9 +65,11 @@ class Command(BaseCommand):
                 f"  N={row['clients']:4d}: {row['streams']:4d} streams counted, "
                 f"complete {row['complete_pct']:.1f}%, "
                 f"added TTFT p50 {row['added_ttft_ms_p50']:.1f} ms "
-                f"p95 {row['added_ttft_ms_p95']:.1f} ms, "
+                f"p95 {row['added_ttft_ms_p95']:.1f} ms "
+                f"p99 {row['added_ttft_ms_p99']:.1f} ms, "
                 f"added gap p95 {row['added_gap_ms_p95']:.1f} ms, "
-                f"server CPU {row['server_cpu_ms_per_stream']:.0f} ms/stream, "
+                f"server CPU {row['server_cpu_ms_per_stream']:.1f} ms/stream, "
+                f"wall {row['wall_s']:.1f} s, "
                 f"peak RSS {row['server_peak_rss_mb']:.0f} MB"
             )
             for error in row["errors"]:

@@ -38,8 +38,14 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--worker-metrics-port", type=int, default=9808)
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=web_workers(),
+            help="uvicorn processes (default: WEB_CONCURRENCY, else one per core)",
+        )
 
-    def handle(self, *args, host, port, worker_metrics_port, **options):
+    def handle(self, *args, host, port, worker_metrics_port, web_workers, **options):
         # Ctrl-C and `kill` both stop everything, even where SIGINT came in ignored (a shell
         # script's background job) or SIGTERM would kill us before the children.
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -50,7 +56,7 @@ class Command(BaseCommand):
             self.stdout.write(stack.format_urls(urls))
         call_command("migrate", interactive=False, verbosity=1)
         call_command("ensure_demo_user")
-        children = self._start_children(host, port, worker_metrics_port)
+        children = self._start_children(host, port, worker_metrics_port, web_workers)
         self.stdout.write(self.style.SUCCESS(f"agentsite is up at http://{host}:{port}/"))
         try:
             self._wait_for_first_exit(children)
@@ -62,12 +68,14 @@ class Command(BaseCommand):
                 stack.stop("dev")
         self.stdout.write("Stopped.")
 
-    def _start_children(self, host, port, worker_metrics_port) -> dict[str, subprocess.Popen]:
+    def _start_children(
+        self, host, port, worker_metrics_port, web_workers
+    ) -> dict[str, subprocess.Popen]:
         module = [sys.executable, "-m"]
         celery = [*module, "celery", "-A", "agentsite.celery:app"]
         web = ["uvicorn", "agentsite.asgi:application", "--host", host, "--port", str(port)]
         commands = {
-            "web": [*module, *web, "--lifespan", "on"],
+            "web": [*module, *web, "--lifespan", "on", "--workers", str(web_workers)],
             "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
             "beat": [*celery, "beat", "--loglevel", "INFO"],
         }
@@ -110,6 +118,12 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def web_workers() -> int:
+    """One web process per core this process may run on, unless WEB_CONCURRENCY says
+    otherwise: a turn's state is all in Redis and Postgres, so any process can serve it."""
+    return int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 
 
 def _fresh_metrics_dir(process: str) -> str:

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from agents import services
+from agents.graph import registry
 from agentsite import pg
 from devtools.benchmarks import chat_streams, processes
 from devtools.llmservers.simulator import spawned_simulator
@@ -36,14 +37,21 @@ class Command(BaseCommand):
             help="N people send one turn each at the same moment (default: chat continuously)",
         )
         parser.add_argument(
+            "--agent",
+            default="general",
+            choices=registry.names(),
+            help="the sessions' agent (default general: one model call a turn; auto adds the "
+            "supervisor's routing call before it)",
+        )
+        parser.add_argument(
             "--sizes",
             type=lambda text: [int(n) for n in text.split(",")],
             default=SIZES,
             help="numbers of concurrent clients, comma separated (default 10,50,200)",
         )
 
-    def handle(self, *args, port, seconds, sizes, workers, burst, **options):
-        clients = self._clients(5 + sum(sizes))
+    def handle(self, *args, port, seconds, sizes, workers, burst, agent, **options):
+        clients = self._clients(5 + sum(sizes), agent)
         sim_args = ["--ttft-ms", str(int(chat_streams.SIM_TTFT_S * 1000))]
         sim_args += ["--tokens-per-s", str(chat_streams.SIM_TOKENS_PER_S)]
         sim_args += ["--reply-tokens", str(chat_streams.SIM_TOKENS)]
@@ -55,7 +63,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"simulator: TTFT {chat_streams.SIM_TTFT_S * 1000:.0f} ms, "
             f"{chat_streams.SIM_TOKENS_PER_S} tokens/s, {chat_streams.SIM_TOKENS} tokens; "
-            f"server: uvicorn, {workers} worker(s); "
+            f"server: uvicorn, {workers} worker(s); sessions' agent: {agent}; "
             f"{'burst: N turns at once' if burst else f'continuous, {seconds:.0f} s per N'}; "
             f"load average {os.getloadavg()[0]:.1f}"
         )
@@ -75,13 +83,13 @@ class Command(BaseCommand):
             for error in row["errors"]:
                 self.stdout.write(f"      error: {error}")
 
-    def _clients(self, count: int) -> list[tuple[str, str]]:
+    def _clients(self, count: int, agent: str) -> list[tuple[str, str]]:
         """A person and a fresh session per stream (so no stream waits for another's turn)."""
         stamp = int(time.time())
         clients = []
         for n in range(count):
             user = User.objects.create_user(f"bench-{stamp}-{n}@example.com", None)
-            session = services.create_session(owner=user, title="bench")
+            session = services.create_session(owner=user, title="bench", agent=agent)
             clients.append((str(session.pk), str(RefreshToken.for_user(user).access_token)))
         return clients
 

@@ -94,6 +94,14 @@ class TestHandoffs:
         answer = turn(auth_client, session, "what is 6*7")
         assert (answer["agent"], answer["content"]) == ("general", "The result is 42.")
 
+    def test_without_documents_the_planner_is_not_offered(self, auth_client, user, llm):
+        """A plan needs the person's documents; a person with none gets no planner, however
+        the message reads (the simulator's rule would pick it if it were offered)."""
+        session = services.create_session(owner=user)
+        answer = turn(auth_client, session, "Look up the rent in my documents, then 950*12")
+        assert answer["agent"] == "researcher"
+        assert "no documents ready yet" in answer["content"]
+
     def test_a_session_with_a_chosen_agent_skips_the_supervisor(self, auth_client, user, llm):
         session = services.create_session(owner=user, agent="general")
         answer = turn(auth_client, session, "What does my uploaded lease say?")

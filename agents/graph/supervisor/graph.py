@@ -13,7 +13,7 @@ from agents.graph.prompts import as_data
 from agents.graph.react import bound_model
 from agents.graph.state import Handoff, TeamState
 from agents.graph.supervisor import prompts
-from agents.graph.supervisor.tools import TOOLS, chosen_agent
+from agents.graph.supervisor.tools import TOOLS, TOOLS_WITHOUT_DOCUMENTS, chosen_agent
 from agents.llm import text_muted
 from agentsite.asyncdb import db_call
 from documents.selectors import ready_titles
@@ -53,15 +53,16 @@ def routing_view(state: TeamState, document_titles: list[str]) -> list:
 
 
 async def supervise(state: TeamState, config: RunnableConfig, runtime: Runtime[Context]) -> Command:
+    titles = await db_call(ready_titles)(runtime.context.user_id, limit=DOCUMENT_TITLES)
+    tools = TOOLS if titles else TOOLS_WITHOUT_DOCUMENTS
     model = bound_model(
-        NAME,
-        TOOLS,
+        f"{NAME}-{len(tools)}-tools",
+        tools,
         ROUTING_MAX_TOKENS,
         tool_choice="required",
         purpose="routing",
         temperature=0,  # the same message goes to the same specialist
     )
-    titles = await db_call(ready_titles)(runtime.context.user_id, limit=DOCUMENT_TITLES)
     with text_muted():
         decision = await model.ainvoke(routing_view(state, titles), config)
     runtime.stream_writer({"usage": decision.usage_metadata or {}})

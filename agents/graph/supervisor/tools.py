@@ -21,6 +21,9 @@ def _handoff(name: str) -> StructuredTool:
 
 
 TOOLS = [_handoff(name) for name in registry.SPECIALISTS]
+# A plan hands steps to the researcher and another specialist: without a document there is
+# nothing to plan over, and a small model offered the planner picks it for any two-part ask.
+TOOLS_WITHOUT_DOCUMENTS = [tool for tool in TOOLS if tool.name != "multi_step_planner"]
 _AGENT_OF_TOOL = {module.HANDOFF_TOOL: name for name, module in registry.SPECIALISTS.items()}
 
 

@@ -7,7 +7,7 @@ Each agent passes its own state schema, prompt and tools; the loop is written on
 
 from collections.abc import Callable, Sequence
 
-from langchain_core.messages import SystemMessage
+from langchain_core.messages import SystemMessage, ToolMessage
 from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -53,14 +53,23 @@ def react_agent(
     system_prompt: str,
     tools: Sequence[BaseTool],
     tool_choice: str | None = None,
+    first_tool_choice: str | None = None,
     after_tools: str = CALL_MODEL,
     finish: Callable | None = None,
 ):
     """An agent's graph: model → tools → `after_tools` (the model again, or the end), then
-    `finish` (a node, e.g. the researcher's citations) once the model answers in words."""
+    `finish` (a node, e.g. the researcher's citations) once the model answers in words.
+    `first_tool_choice` is the tool choice of the agent's first call in a turn (the
+    researcher always searches first), `tool_choice` that of every call after a tool."""
 
     async def call_model(state, config: RunnableConfig, runtime: Runtime[Context]) -> dict:
-        model = bound_model(name, tools, runtime.context.max_tokens, tool_choice)
+        after_a_tool = isinstance(state["messages"][-1], ToolMessage)
+        if first_tool_choice is not None and not after_a_tool:
+            model = bound_model(
+                f"{name}-first", tools, runtime.context.max_tokens, first_tool_choice
+            )
+        else:
+            model = bound_model(name, tools, runtime.context.max_tokens, tool_choice)
         conversation = [SystemMessage(system_prompt), *state["messages"]]
         response = await model.ainvoke(conversation, config)
         if not response.content and not response.tool_calls:

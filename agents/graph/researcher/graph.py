@@ -40,5 +40,8 @@ def build_graph():
         state_schema=ResearcherState,
         system_prompt=SYSTEM_PROMPT,
         tools=TOOLS,
+        # It answers from the documents: its first step is always a search (on the bench,
+        # the 1.5B left to choose once answered a lease question without one).
+        first_tool_choice="required",
         finish=cite,
     )

@@ -27,7 +27,7 @@ from agents.turn_trace import TurnTrace
 from agentsite import context
 from agentsite.asyncdb import db_call
 from agentsite.errors import is_store_outage
-from memory.selectors import facts_for_turn, has_memories
+from memory.selectors import facts_for_turn, may_have_memories
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def open_turn(user, session_id, content: str) -> "ChatTurn":
     context.bind(session_id=answer.session_id)
     # Asked here, in the admission's worker thread, so a person without memories costs no
     # search (no thread hop, no embedding); a memory learned meanwhile counts next turn.
-    return ChatTurn(user, asked, answer, search_memories=has_memories(user.pk))
+    return ChatTurn(user, asked, answer, search_memories=may_have_memories(user.pk))
 
 
 class ChatTurn:

@@ -38,6 +38,16 @@ def has_memories(user_id) -> bool:
     return Memory.objects.owned_by(user_id).exists()
 
 
+def may_have_memories(user_id) -> bool:
+    """`has_memories` for a chat turn, which it must never fail: when the memory store can't
+    tell, the turn's memory search runs and fails on its own (logged, counted, no memories)."""
+    try:
+        return has_memories(user_id)
+    except Exception:
+        logger.warning("could not tell whether the person has memories", exc_info=True)
+        return True
+
+
 def facts_for_prompt(user_id, query: str, *, limit: int) -> list[str]:
     """What the agent is told it knows about the person before it answers `query`."""
     if not has_memories(user_id):

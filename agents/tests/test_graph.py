@@ -162,3 +162,24 @@ class TestContext:
     def test_every_tool_hides_the_runtime_from_the_model(self):
         for tool in TOOLS:
             assert "runtime" not in tool.tool_call_schema.model_json_schema()["properties"]
+
+
+class TestPlan:
+    def test_the_documents_are_read_before_anything_is_done_with_them(self):
+        from agents.graph.planner.tools import make_plan
+
+        steps = [
+            {"agent": "general", "task": "Multiply the rent by 12"},
+            {"agent": "researcher", "task": "Find  the rent\n in the lease"},
+        ]
+        call = {"name": "make_plan", "args": {"steps": steps}, "id": "c1", "type": "tool_call"}
+        command = make_plan.invoke(call)
+        assert command.update["plan"] == [
+            {"agent": "researcher", "task": "Find the rent in the lease"},
+            {"agent": "general", "task": "Multiply the rent by 12"},
+        ]
+        (message,) = command.update["messages"]
+        assert message.content.splitlines()[1:] == [
+            "1. researcher: Find the rent in the lease",
+            "2. general: Multiply the rent by 12",
+        ]

@@ -75,6 +75,22 @@ def make_user(db):
 
 
 @pytest.fixture
+def indexed(db):
+    """`indexed(user, text, name=...)`: the person's document, uploaded then parsed in the
+    test's own thread (the parse task's body, without a worker)."""
+    from documents import services
+
+    def make(user, text: str | bytes, *, name: str = "notes.txt", title: str = ""):
+        data = text.encode() if isinstance(text, str) else text
+        document = services.upload_document(user, name=name, data=data, title=title)
+        services.parse_document(document.pk)
+        document.refresh_from_db()
+        return document
+
+    return make
+
+
+@pytest.fixture
 def user(make_user):
     return make_user()
 

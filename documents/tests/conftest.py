@@ -1,26 +1,9 @@
-"""Documents test helpers: a person's document uploaded and parsed in the test's own thread
-(the task's body, without a worker), and API clients signed in as a given person."""
+"""Documents test helpers: API clients signed in as a given person (`indexed`, a person's
+document uploaded and parsed, is in the root conftest: the agents' tests use it too)."""
 
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
-
-from documents import services
-from documents.models import Document
-
-
-@pytest.fixture
-def indexed(db):
-    """`indexed(user, text, name=...)`: the person's document, uploaded then parsed."""
-
-    def make(user, text: str | bytes, *, name: str = "notes.txt", title: str = "") -> Document:
-        data = text.encode() if isinstance(text, str) else text
-        document = services.upload_document(user, name=name, data=data, title=title)
-        services.parse_document(document.pk)
-        document.refresh_from_db()
-        return document
-
-    return make
 
 
 def client_of(user) -> APIClient:

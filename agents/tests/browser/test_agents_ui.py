@@ -13,7 +13,6 @@ from agents.tests.browser.helpers import (
     wait_until_ready,
 )
 from devtools.testing import wait_for
-from documents import services as documents
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,11 +20,10 @@ LEASE = "The notice period of this lease is three months. The rent is 950 euros 
 
 
 @pytest.fixture
-def ada(make_user):
+def ada(make_user, indexed):
     """Ada, logged out, with one ready document."""
     ada = make_user(email="ada@example.com")
-    document = documents.upload_document(ada, name="lease.txt", data=LEASE.encode())
-    documents.parse_document(document.pk)
+    indexed(ada, LEASE, name="lease.txt")
     return ada
 
 

@@ -5,6 +5,7 @@ The lifespan protocol is answered here (agentsite/lifespan.py), so a stopping pr
 sends its queued Langfuse traces.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -36,3 +37,8 @@ application = ProtocolTypeRouter(
 if settings.SERVE_STATIC_FILES:
     application = ASGIStaticFilesHandler(application)
 application = Lifespan(application)  # run uvicorn with --lifespan on: traces flush at shutdown
+
+# Everything loaded so far (Django, the apps, LangGraph, LangChain: about 300k objects) lives
+# as long as the process: out of the cyclic collector's sight, an old-generation collection
+# stops costing ~200 ms of a busy worker's time (and a pause that every open stream feels).
+gc.freeze()

@@ -101,4 +101,7 @@ def react_agent(
     if finish is not None:
         builder.add_node("finish", finish)
         builder.add_edge("finish", END)
-    return builder.compile(name=name)
+    # No checkpointer of its own: the team graph checkpoints the conversation, and an agent's
+    # run never outlives its turn (nothing to resume: inheriting the team's checkpointer only
+    # cost a checkpoint read per agent run, under a namespace that is new every time).
+    return builder.compile(checkpointer=False, name=name)

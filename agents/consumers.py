@@ -12,7 +12,9 @@ client leave (AsyncHttpConsumer otherwise reads nothing until `handle` returns).
 Every write is a system call, and one per token was a seventh of a turn's server CPU: token
 text that comes within `SSE_COALESCE_SECONDS` (30 ms) of the last token written waits for
 that window to end and goes out as one `token` event. The first token, and any after a
-pause, is written at once. One lock keeps the events in order whoever writes them.
+pause, is written at once. One lock keeps the events in order whoever writes them. The turn
+hands text straight to `_hold_text` whenever no other event is ahead of it (ChatTurn.events'
+text sink), so most tokens never become events at all.
 """
 
 import asyncio
@@ -52,6 +54,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         self.held_text: list[str] = []  # token text waiting for the end of its window
         self.flush: asyncio.TimerHandle | None = None  # when the held text is due
         self.flush_due: asyncio.Future | None = None  # the flusher waits on it
+        self.flush_wanted = False  # held text is due
         self.last_token_sent = 0.0
 
     async def dispatch(self, message):
@@ -109,9 +112,9 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         heartbeat = asyncio.create_task(self._heartbeat())
         flusher = asyncio.create_task(self._flusher())
         try:
-            async for event in turn.events():
+            async for event in turn.events(text_sink=self._hold_text):
                 if isinstance(event, Token):
-                    await self._send_token(event.text)
+                    self._hold_text(event.text)
                 else:
                     await self._send_event(event.kind, event.data)
         finally:
@@ -123,30 +126,33 @@ class ChatStreamConsumer(AsyncHttpConsumer):
             await self._write_held_text()
             await self.send_body(b"", more_body=False)
 
-    async def _send_token(self, text: str):
-        """At once when the last token left a window ago, else held for the window's end."""
+    def _hold_text(self, text: str):
+        """Token text (an event's, or handed over directly by the turn) for the flusher to
+        write: at once when the last token left a window ago, else at the window's end."""
         self.held_text.append(text)
         if self.flush is not None:
-            return  # a write is already due; this text goes with it
+            return
         wait = self.last_token_sent + settings.SSE_COALESCE_SECONDS - time.monotonic()
         if wait <= 0:
-            async with self.writing:
-                await self._write_held_text()
+            self._wake_flusher()
         else:
             self.flush = asyncio.get_running_loop().call_later(wait, self._wake_flusher)
 
     def _wake_flusher(self):
         self.flush = None
+        self.flush_wanted = True  # seen after a write still under way, if there is one
         if self.flush_due is not None and not self.flush_due.done():
             self.flush_due.set_result(None)
 
     async def _flusher(self):
-        """Writes the held text when its window ends: one task for the stream, woken by the
-        timer (a task per write cost more than the write's own work)."""
+        """Writes the held text when it is due: one task for the stream, woken by the timer
+        or the first token after a pause (a task per write cost more than the write)."""
         loop = asyncio.get_running_loop()
         while True:
-            self.flush_due = loop.create_future()
-            await self.flush_due
+            if not self.flush_wanted:
+                self.flush_due = loop.create_future()
+                await self.flush_due
+            self.flush_wanted = False
             async with self.writing:
                 await self._write_held_text()
 

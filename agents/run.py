@@ -5,11 +5,13 @@ here touches the database or the request.
 The graph runs in its own task. The ring hands it text and switches through a listener
 (agents/llm/listener.py), LangGraph hands it node updates (of the team graph and, inside each
 agent's graph, of its model and tools); all meet in one queue, in the order they happened, so
-a token never overtakes the tool call it follows.
+a token never overtakes the tool call it follows. A reader that writes text itself (the SSE
+stream) may take it straight from the listener instead, but only while the queue is empty
+and it is asking for the next event: then nothing can be ahead of that text.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, ToolMessage
@@ -70,13 +72,21 @@ class RunProgress:
 
 
 class _QueueListener:
-    """Hands the ring's text and switches to the run, as they happen."""
+    """Hands the ring's text and switches to the run, as they happen. Text goes straight to
+    the run's text sink when nothing is ahead of it (the queue is empty and its reader waits
+    for more): a token then costs no queue round and no wake of the reading task."""
 
-    def __init__(self, queue: asyncio.Queue):
+    def __init__(self, queue: asyncio.Queue, run: "AgentRun"):
         self.queue = queue
+        self.run = run
 
     def on_text(self, text: str) -> None:
-        self.queue.put_nowait(("text", text))
+        run = self.run
+        if run.text_sink is not None and run.waiting and not self.queue.qsize():
+            run.progress.parts.append(text)
+            run.text_sink(text)
+        else:
+            self.queue.put_nowait(("text", text))
 
     def on_fallback(self, switch: dict) -> None:
         self.queue.put_nowait(("fallback", switch))
@@ -99,6 +109,11 @@ class AgentRun:
         self.context = context
         self.trace = trace  # the turn's Langfuse observation, or None: not traced
         self.progress = progress or RunProgress()
+        # Where text may go without a Token event, in order with the events: set by a reader
+        # that writes text itself (the SSE stream); `waiting` says every event before it was
+        # taken (the reader is back, asking for the next one).
+        self.text_sink: Callable[[str], None] | None = None
+        self.waiting = False
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         queue: asyncio.Queue = asyncio.Queue()
@@ -106,7 +121,13 @@ class AgentRun:
         pending = None  # an item read while joining text, handled next
         try:
             while True:
-                kind, payload = pending or await queue.get()
+                if pending is None:
+                    self.waiting = True
+                    try:
+                        pending = await queue.get()
+                    finally:
+                        self.waiting = False
+                kind, payload = pending
                 pending = None
                 if kind == "text":
                     # Text already waiting joins this event: a busy server sends fewer,
@@ -138,7 +159,7 @@ class AgentRun:
     async def _drive_graph(self, queue: asyncio.Queue) -> None:
         graph = await checkpoints.agent_graph()
         config = {**self.thread, "recursion_limit": RECURSION_LIMIT}
-        with listening(_QueueListener(queue)), tracing.under(self.trace):
+        with listening(_QueueListener(queue, self)), tracing.under(self.trace):
             try:
                 async for namespace, mode, chunk in graph.astream(
                     {"question": self.question},

@@ -10,7 +10,7 @@ The SSE consumer and the non-streamed API share both (agents/admission.py admits
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -58,16 +58,22 @@ class ChatTurn:
         self.run: AgentRun | None = None
         self.flusher = PartialAnswerFlusher(answer.pk, self.progress)  # saves the text so far
 
-    async def events(self) -> AsyncIterator[TurnEvent]:
+    async def events(
+        self, text_sink: Callable[[str], None] | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """The turn's events. With a `text_sink`, the answer's text may go to it instead of
+        as Token events, whenever no other event is ahead of it (the SSE stream)."""
         yield Started(str(self.session.pk), str(self.user_message.pk), str(self.answer.pk))
         metrics.turns_active.inc()
         try:
             async with services.session_turn_lock(self.session.pk):
                 self.flusher.start()
-                async for event in self._agent_run().events():
-                    if isinstance(event, Token) and not self.first_token_seen:
-                        self.first_token_seen = True
-                        metrics.time_to_first_token.observe(time.monotonic() - self.started)
+                run = self._agent_run()
+                if text_sink is not None:
+                    run.text_sink = self._seen_text(text_sink)
+                async for event in run.events():
+                    if isinstance(event, Token):
+                        self._first_token()
                     if isinstance(event, ToolResult):
                         await db_call(services.save_tool_result)(
                             self.answer,
@@ -90,6 +96,18 @@ class ChatTurn:
             metrics.turns_active.dec()
             if self.trace is not None:
                 self.trace.close(self.status, self.progress.text)
+
+    def _first_token(self) -> None:
+        if not self.first_token_seen:
+            self.first_token_seen = True
+            metrics.time_to_first_token.observe(time.monotonic() - self.started)
+
+    def _seen_text(self, text_sink: Callable[[str], None]) -> Callable[[str], None]:
+        def take(text: str) -> None:
+            self._first_token()
+            text_sink(text)
+
+        return take
 
     def _agent_run(self) -> AgentRun:
         """The run, its person's memories (if any) searched while the graph and checkpoint

@@ -7,7 +7,8 @@ calls `check_token_quota` before any LLM call and `record_token_usage` after it.
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Subquery, Value
+from django.db.models.functions import Coalesce
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -46,10 +47,20 @@ def tokens_used_today(user: User) -> int:
     return next(iter(usage), 0)
 
 
-def check_token_quota(user: User) -> None:
-    """Raise TokenQuotaExceeded (429 with Retry-After) when today's allowance is spent."""
+def used_today_expression(user: User) -> Coalesce:
+    """`tokens_used_today` as an expression, for a caller that reads it in its own query (a
+    chat turn asks with its session: one round trip)."""
+    usage = DailyTokenUsage.objects.filter(user=user, day=_today()).values("tokens")[:1]
+    return Coalesce(Subquery(usage), Value(0))
+
+
+def check_token_quota(user: User, *, used: int | None = None) -> None:
+    """Raise TokenQuotaExceeded (429 with Retry-After) when today's allowance is spent; `used`
+    is today's count when the caller already read it."""
     quota = daily_quota(user)
-    if quota and tokens_used_today(user) >= quota:
+    if not quota:
+        return
+    if (tokens_used_today(user) if used is None else used) >= quota:
         raise TokenQuotaExceeded(seconds_until_reset())
 
 

@@ -116,7 +116,7 @@ class ModelRing(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         # BaseChatModel reports each chunk to the callbacks (LangGraph's token stream) itself.
         run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
-        async for item in run.stream(messages, stop, kwargs, streaming=True):
+        async for item in run.stream(messages, stop, kwargs, streaming=True, with_text=True):
             message = AIMessageChunk(content=item) if isinstance(item, str) else item
             yield ChatGenerationChunk(message=message)
 
@@ -131,7 +131,8 @@ class ModelRing(BaseChatModel):
         response per attempt (far cheaper to parse). Either way, one message comes back."""
         run = _RingRun(ring_config(), breaker(), self.purpose, self.first_model, run_manager)
         streaming = run.listener is not None
-        return await collect(run.stream(messages, stop, kwargs, streaming=streaming))
+        final = run.stream(messages, stop, kwargs, streaming=streaming, with_text=False)
+        return await collect(final, run.sent_parts)
 
     def _generate(
         self,
@@ -168,8 +169,10 @@ class _RingRun:
         return self.deadline - time.monotonic()
 
     async def stream(
-        self, messages, stop, kwargs, *, streaming: bool
+        self, messages, stop, kwargs, *, streaming: bool, with_text: bool
     ) -> AsyncIterator[str | AIMessageChunk]:
+        """The answer: its text as it comes (`with_text`; else only in `sent_parts` and to the
+        listener, which spares the caller a resumption per token), then one final chunk."""
         previous: ModelEndpoint | None = None
         last: Failure | None = None
         for endpoint in self.order:
@@ -190,7 +193,7 @@ class _RingRun:
                 try:
                     via = traces.tried_as(retry=retry, fallback=previous is not None)
                     attempt = self._attempt(
-                        endpoint, prompt, stop, kwargs, previous, streaming, via=via
+                        endpoint, prompt, stop, kwargs, previous, streaming, with_text, via=via
                     )
                     async for item in attempt:
                         yield item
@@ -241,9 +244,11 @@ class _RingRun:
             return messages
         return [*messages, AIMessage("".join(self.sent_parts)), HumanMessage(CONTINUE_PROMPT)]
 
-    async def _attempt(self, endpoint, messages, stop, kwargs, fallback_from, streaming, *, via):
-        """One HTTP call. Yields text as it comes (str), then one final AIMessageChunk with the
-        tool calls, usage and metadata, once the call has completed."""
+    async def _attempt(
+        self, endpoint, messages, stop, kwargs, fallback_from, streaming, with_text, *, via
+    ):
+        """One HTTP call. Yields text as it comes (str, `with_text`), then one final
+        AIMessageChunk with the tool calls, usage and metadata, once the call has completed."""
         self.attempts += 1
         attempt = Attempt(
             ring_request_id=self.id,
@@ -281,7 +286,8 @@ class _RingRun:
                     self.sent_parts.append(piece.text)
                     if self.listener is not None:
                         self.listener.on_text(piece.text)
-                    yield piece.text
+                    if with_text:
+                        yield piece.text
             usage = held.usage_metadata or {}
             attempt.prompt_tokens = usage.get("input_tokens", 0)
             attempt.completion_tokens = usage.get("output_tokens", pieces)

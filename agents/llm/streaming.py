@@ -136,17 +136,15 @@ async def whole(client: ModelClient, messages, *, stop, timeout, **kwargs):
     )
 
 
-async def collect(items: AsyncIterator[str | AIMessageChunk]) -> ChatResult:
-    """One message from a call: text joined once, tool calls and usage from the final chunk."""
-    parts: list[str] = []
+async def collect(items: AsyncIterator[str | AIMessageChunk], sent: list[str]) -> ChatResult:
+    """One message from a call: the text sent (`sent`, joined once), tool calls and usage
+    from the final chunk."""
     final = None
     async for item in items:
-        if isinstance(item, str):
-            parts.append(item)
-        else:
+        if not isinstance(item, str):
             final = item
     message = AIMessage(
-        content="".join(parts),
+        content="".join(sent),
         tool_calls=final.tool_calls,
         invalid_tool_calls=final.invalid_tool_calls,
         usage_metadata=final.usage_metadata,

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from langgraph.errors import GraphRecursionError
 
@@ -159,21 +158,25 @@ class ChatTurn:
             "trace_id": self.trace.trace_id if self.trace is not None else "",
             "memories": self._memories_given(),
         }
-        await db_call(services.close_turn)(self.user, self.answer, fields=fields)
+        complete = status == Message.Status.COMPLETE
+        await db_call(self._save_closed)(fields, follow_up=complete)
         metrics.turns.labels(status).inc()
-        if status != Message.Status.COMPLETE and progress.text and self.run is not None:
+        if not complete and progress.text and self.run is not None:
             await self._keep_partial_answer()
-        if status == Message.Status.COMPLETE:
-            await self._queue_follow_up()
 
-    async def _queue_follow_up(self) -> None:
+    def _save_closed(self, fields: dict, *, follow_up: bool) -> None:
+        """The close's writes and, after a complete turn, the follow-up work queued, in one
+        worker-thread hop. Blocking."""
+        services.close_turn(self.user, self.answer, fields=fields)
+        if follow_up:
+            self._queue_follow_up()
+
+    def _queue_follow_up(self) -> None:
         """Title and memory on a worker. Not queued (the broker is down) is logged: the answer
         was given and saved, and must not become a failed turn for it."""
         untitled = None if self.session.title else self.session.pk
         try:
-            await sync_to_async(services.queue_follow_up, thread_sensitive=False)(
-                self.user_message.pk, untitled_session_id=untitled
-            )
+            services.queue_follow_up(self.user_message.pk, untitled_session_id=untitled)
         except Exception:
             logger.exception("the follow-up work of a turn was not queued")
 

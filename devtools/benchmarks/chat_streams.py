@@ -27,6 +27,8 @@ SIM_TTFT_S = 0.3
 SIM_TOKENS_PER_S = 50
 SIM_TOKENS = 150
 STREAM_SECONDS = SIM_TTFT_S + SIM_TOKENS / SIM_TOKENS_PER_S
+# A stream that has not ended by then counts as incomplete: the run always stops by itself.
+STREAM_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -57,16 +59,27 @@ async def one_stream(port: int, session_id: str, token: str, content: str) -> St
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     started = time.perf_counter()
+    try:
+        async with asyncio.timeout(STREAM_TIMEOUT_S):
+            await _read_stream(port, head + body, result, started)
+    except TimeoutError:
+        result.ok = False
+        result.error = f"no end after {STREAM_TIMEOUT_S:.0f} s"
+    return result
+
+
+async def _read_stream(port: int, request: bytes, result: StreamResult, started: float):
+    """One request and its event stream, read into `result` as the events arrive."""
     last = None
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(head + body)
+        writer.write(request)
         status = (await reader.readline()).split()[1]
         while (await reader.readline()) not in (b"\r\n", b""):
             pass
         if status != b"200":
             result.error = f"HTTP {status.decode()}"
-            return result
+            return
         buffer = b""
         async for piece in _read_chunked(reader):
             buffer += piece
@@ -87,7 +100,6 @@ async def one_stream(port: int, session_id: str, token: str, content: str) -> St
         writer.close()
     except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
         result.error = repr(exc)
-    return result
 
 
 def _server_processes(pid: int) -> list[psutil.Process]:

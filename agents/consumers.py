@@ -18,6 +18,7 @@ text sink), so most tokens never become events at all.
 """
 
 import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -111,12 +112,17 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         )
         heartbeat = asyncio.create_task(self._heartbeat())
         flusher = asyncio.create_task(self._flusher())
+        # Closed here, whatever way the stream ends: a stream cancelled while it writes (the
+        # turn waiting at a `yield`) closes the turn at once, lock and answer, instead of
+        # whenever the garbage collector finds the suspended generator.
+        events = contextlib.aclosing(turn.events(text_sink=self._hold_text))
         try:
-            async for event in turn.events(text_sink=self._hold_text):
-                if isinstance(event, Token):
-                    self._hold_text(event.text)
-                else:
-                    await self._send_event(event.kind, event.data)
+            async with events as turn_events:
+                async for event in turn_events:
+                    if isinstance(event, Token):
+                        self._hold_text(event.text)
+                    else:
+                        await self._send_event(event.kind, event.data)
         finally:
             heartbeat.cancel()
             flusher.cancel()

@@ -157,30 +157,38 @@ class AgentRun:
                 await asyncio.gather(runner, return_exceptions=True)
 
     async def _drive_graph(self, queue: asyncio.Queue) -> None:
+        """The graph's updates into the queue, then exactly one ("end") or ("error"): however
+        the run stops (the graph not loading, a cancellation from inside), its reader stops."""
+        try:
+            await self._stream_graph(queue)
+        except asyncio.CancelledError:
+            queue.put_nowait(("error", RuntimeError("the agent run was cancelled")))
+            raise
+        except Exception as exc:
+            queue.put_nowait(("error", exc))
+            return
+        queue.put_nowait(("end", None))
+
+    async def _stream_graph(self, queue: asyncio.Queue) -> None:
         graph = await checkpoints.agent_graph()
         config = {**self.thread, "recursion_limit": RECURSION_LIMIT}
         with listening(_QueueListener(queue, self)), tracing.under(self.trace):
-            try:
-                async for namespace, mode, chunk in graph.astream(
-                    {"question": self.question},
-                    config,
-                    context=self.context,
-                    # Updates of the team's nodes and of each agent's; "custom" carries the
-                    # usage of the supervisor's routing call (its message is not kept).
-                    stream_mode=["updates", "custom"],
-                    subgraphs=True,
-                    # One checkpoint write when the turn ends, not one per step: the Message
-                    # rows already record the turn as it happens.
-                    durability="exit",
-                ):
-                    if mode == "custom":
-                        self.progress.add_usage(chunk.get("usage") or {})
-                    else:
-                        queue.put_nowait(("update", (bool(namespace), chunk)))
-            except Exception as exc:
-                queue.put_nowait(("error", exc))
-                return
-        queue.put_nowait(("end", None))
+            async for namespace, mode, chunk in graph.astream(
+                {"question": self.question},
+                config,
+                context=self.context,
+                # Updates of the team's nodes and of each agent's; "custom" carries the
+                # usage of the supervisor's routing call (its message is not kept).
+                stream_mode=["updates", "custom"],
+                subgraphs=True,
+                # One checkpoint write when the turn ends, not one per step: the Message
+                # rows already record the turn as it happens.
+                durability="exit",
+            ):
+                if mode == "custom":
+                    self.progress.add_usage(chunk.get("usage") or {})
+                else:
+                    queue.put_nowait(("update", (bool(namespace), chunk)))
 
     def _node_events(self, update: tuple[bool, dict]) -> list[TurnEvent]:
         """Inside an agent, after its model: the tool calls (and usage); after its tools: their

@@ -83,7 +83,7 @@ class ChatTurn:
                     yield event
             await self._close(Message.Status.COMPLETE)
             yield self._done()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # the reader left, or closed us
             await self._close_despite_errors(Message.Status.INTERRUPTED)
             raise
         except Exception as exc:  # every failure ends the stream with one error event

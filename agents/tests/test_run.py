@@ -62,9 +62,7 @@ def test_text_goes_to_the_sink_only_when_nothing_is_ahead_of_it(monkeypatch):
     async def script(ring_listener):
         ring_listener.on_text("a")  # the reader waits: straight to the sink
         await asyncio.sleep(0.01)
-        ring_listener.queue.put_nowait(
-            ("update", (False, {"open_turn": {"handoffs": [handoff]}}))
-        )
+        ring_listener.queue.put_nowait(("update", (False, {"open_turn": {"handoffs": [handoff]}})))
         ring_listener.on_text("b")  # the handoff is queued ahead of it: queued too
         await asyncio.sleep(0.01)
         ring_listener.on_text("c")  # all taken again: to the sink

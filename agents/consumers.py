@@ -137,7 +137,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         write: at once when the last token left a window ago, else at the window's end."""
         self.held_text.append(text)
         if self.flush is not None:
-            return
+            return  # a write is already due; this text goes with it
         wait = self.last_token_sent + settings.SSE_COALESCE_SECONDS - time.monotonic()
         if wait <= 0:
             self._wake_flusher()

@@ -132,15 +132,22 @@ async def session_turn_lock(session_id):
 
 async def _keep_renewed(lock, ttl: float, session_id) -> None:
     """Push the lock's expiry back every third of its TTL; a renewal Redis could not take is
-    tried again at the next one."""
-    while True:
+    tried again at the next one.
+
+    Stopped by cancelling it. A cancellation that lands during a renewal can come out of
+    redis-py as its own error (its read timeout racing the cancel, on Python 3.11), and the
+    task would then go on renewing forever while the turn waits for it to end: so the
+    task's own cancelling() state is checked after every renewal, whatever it raised."""
+    task = asyncio.current_task()
+    while not task.cancelling():
         await asyncio.sleep(ttl / 3)
         try:
             await lock.extend(ttl, replace_ttl=True)
         except LockNotOwnedError:
             return  # lost; its release says so
         except RedisError:
-            logger.warning("could not renew the turn lock of session %s", session_id)
+            if not task.cancelling():
+                logger.warning("could not renew the turn lock of session %s", session_id)
 
 
 def queue_follow_up(user_message_id, *, untitled_session_id=None) -> None:

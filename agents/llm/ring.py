@@ -50,7 +50,7 @@ from agents.llm.failures import (
     classify,
 )
 from agents.llm.recorder import Attempt, recorder
-from agents.llm.streaming import collect, streamed, whole
+from agents.llm.streaming import Piece, collect, streamed, streamed_pieces, whole
 from agentsite import tracing
 from agentsite.loops import background_loop
 
@@ -247,8 +247,9 @@ class _RingRun:
     async def _attempt(
         self, endpoint, messages, stop, kwargs, fallback_from, streaming, with_text, *, via
     ):
-        """One HTTP call. Yields text as it comes (str, `with_text`), then one final
-        AIMessageChunk with the tool calls, usage and metadata, once the call has completed."""
+        """One HTTP call. Yields text as it comes (str, `with_text`; else the text goes only
+        to `sent_parts` and the listener), then one final AIMessageChunk with the tool calls,
+        usage and metadata, once the call has completed."""
         self.attempts += 1
         attempt = Attempt(
             ring_request_id=self.id,
@@ -264,30 +265,39 @@ class _RingRun:
         held = AIMessageChunk(content="")
         finish_reason = None
         pieces = 0
+
+        def take(piece: Piece) -> None:
+            """One piece of the answer, as it arrives (from the connection's callback when
+            nobody needs it yielded): text to the listener at once, the rest held back."""
+            nonlocal held, finish_reason, pieces
+            if time.monotonic() > self.deadline:  # a silent model: the read timeout
+                raise LLMUnavailableError(_budget_detail(self.budget), "budget")
+            if attempt.ttft_s is None:
+                attempt.ttft_s = time.monotonic() - started
+            finish_reason = piece.finish_reason or finish_reason
+            if piece.tool_call_chunks or piece.usage:  # held back for the final chunk
+                held += AIMessageChunk(
+                    content="", tool_call_chunks=piece.tool_call_chunks, usage_metadata=piece.usage
+                )
+            if piece.text:
+                pieces += 1
+                self.sent_parts.append(piece.text)
+                if self.listener is not None:
+                    self.listener.on_text(piece.text)
+
         client = model_client(endpoint, self.policy)
-        call = streamed if streaming else whole
-        stream = call(client, messages, stop=stop, timeout=self._http_timeout(streaming), **kwargs)
+        timeout = self._http_timeout(streaming)
         try:
-            # A silent model is caught by the read timeout; the budget is checked per piece.
-            async for piece in stream:
-                if time.monotonic() > self.deadline:
-                    raise LLMUnavailableError(_budget_detail(self.budget), "budget")
-                if attempt.ttft_s is None:
-                    attempt.ttft_s = time.monotonic() - started
-                finish_reason = piece.finish_reason or finish_reason
-                if piece.tool_call_chunks or piece.usage:  # held back for the final chunk
-                    held += AIMessageChunk(
-                        content="",
-                        tool_call_chunks=piece.tool_call_chunks,
-                        usage_metadata=piece.usage,
-                    )
-                if piece.text:
-                    pieces += 1
-                    self.sent_parts.append(piece.text)
-                    if self.listener is not None:
-                        self.listener.on_text(piece.text)
-                    if with_text:
-                        yield piece.text
+            if with_text:  # the caller yields every piece on: an iterator, resumed per piece
+                each = streamed_pieces(client, messages, stop=stop, timeout=timeout, **kwargs)
+                async with contextlib.aclosing(each) as pieces_of_answer:
+                    async for piece in pieces_of_answer:
+                        take(piece)
+                        if piece.text:
+                            yield piece.text
+            else:
+                call = streamed if streaming else whole
+                await call(client, messages, stop=stop, timeout=timeout, take=take, **kwargs)
             usage = held.usage_metadata or {}
             attempt.prompt_tokens = usage.get("input_tokens", 0)
             attempt.completion_tokens = usage.get("output_tokens", pieces)
@@ -305,7 +315,6 @@ class _RingRun:
                 raise StreamBroken(str(exc)) from exc
             raise
         finally:
-            await stream.aclose()
             attempt.latency_s = time.monotonic() - started
             price = self.config.price(endpoint.name)
             attempt.cost_usd = price.cost(attempt.prompt_tokens, attempt.completion_tokens)

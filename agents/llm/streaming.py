@@ -9,8 +9,9 @@ ourselves also keeps every parameter as given: ChatOpenAI would route a call car
 exception classes, so `failures.classify` reads them all alike.
 """
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -47,9 +48,36 @@ async def _raise_for_status(client: ModelClient, response: httpx.Response) -> No
         raise client.chat.root_async_client._make_status_error_from_response(response)
 
 
-async def streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
-    """A streamed call, sent and read by `wire` (not httpx: see there); the common chunk (text
-    only) becomes a bare `Piece`, anything else goes through ChatOpenAI's own converter."""
+async def streamed(client: ModelClient, messages, *, stop, timeout, take, **kwargs) -> None:
+    """A streamed call, sent and read by `wire` (not httpx: see there): each piece goes to
+    `take` as its bytes arrive, from the connection's own callback (no task wake per token)."""
+    async with _stream_response(client, messages, stop, timeout, kwargs) as (response, url):
+        await response.deliver(_Events(client.chat, url, take).feed)
+
+
+async def streamed_pieces(client: ModelClient, messages, *, stop, timeout, **kwargs):
+    """The same call as an iterator of pieces, for a caller that yields each one on."""
+    pieces: list[Piece] = []
+    async with _stream_response(client, messages, stop, timeout, kwargs) as (response, url):
+        events = _Events(client.chat, url, pieces.append)
+        async for data in response.chunks():
+            failure = None
+            try:
+                done = events.feed(data)
+            except Exception as exc:  # raised after the pieces before it, as they came
+                failure, done = exc, True
+            for piece in pieces:
+                yield piece
+            pieces.clear()
+            if failure is not None:
+                raise failure
+            if done:
+                return
+
+
+@contextlib.asynccontextmanager
+async def _stream_response(client: ModelClient, messages, stop, timeout, kwargs):
+    """The streamed POST with its head read; an error status raised as the SDK would."""
     chat = client.chat
     payload = chat._get_request_payload(
         messages, stop=stop, stream=True, stream_options={"include_usage": True}, **kwargs
@@ -67,17 +95,7 @@ async def streamed(client: ModelClient, messages, *, stop, timeout, **kwargs):
                     request=httpx.Request("POST", url),
                 )
             )
-        async for data in _sse_data(response.chunks()):
-            if data == b"[DONE]":
-                return
-            chunk = orjson.loads(data)  # a fifth of json.loads' time, once per token
-            if chunk.get("error"):
-                raise openai.APIError(
-                    str(chunk["error"].get("message", "error in stream")),
-                    httpx.Request("POST", url),
-                    body=chunk,
-                )
-            yield _piece(chat, chunk)
+        yield response, url
 
 
 def _target(client: ModelClient) -> tuple[str, dict[str, str]]:
@@ -90,14 +108,32 @@ def _target(client: ModelClient) -> tuple[str, dict[str, str]]:
     return f"{endpoint.base_url}/chat/completions", headers
 
 
-async def _sse_data(received: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The `data:` fields of a server-sent event stream, split from the bytes as they arrive."""
-    pending = b""
-    async for data in received:
-        *lines, pending = (pending + data).split(b"\n")
+class _Events:
+    """The `data:` lines of a server-sent event stream, split from the bytes as they arrive,
+    each chunk given to `take` as a piece."""
+
+    def __init__(self, chat, url: str, take: Callable[[Piece], None]):
+        self.chat, self.url, self.take = chat, url, take
+        self.pending = b""
+
+    def feed(self, data: bytes) -> bool:
+        """Take the events these bytes complete; True once the stream said [DONE]."""
+        *lines, self.pending = (self.pending + data).split(b"\n")
         for line in lines:
-            if line.startswith(b"data:"):
-                yield line[5:].strip()
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return True
+            chunk = orjson.loads(data)  # a fifth of json.loads' time, once per token
+            if chunk.get("error"):
+                raise openai.APIError(
+                    str(chunk["error"].get("message", "error in stream")),
+                    httpx.Request("POST", self.url),
+                    body=chunk,
+                )
+            self.take(_piece(self.chat, chunk))
+        return False
 
 
 def _piece(chat, chunk: dict) -> Piece:
@@ -117,22 +153,29 @@ def _piece(chat, chunk: dict) -> Piece:
     )
 
 
-async def whole(client: ModelClient, messages, *, stop, timeout, **kwargs):
+async def whole(client: ModelClient, messages, *, stop, timeout, take, **kwargs) -> None:
     """A plain (non-streamed) response as a single piece, so both kinds share one pipeline."""
     request = _request(client, messages, stop=stop, timeout=timeout, stream=False, **kwargs)
     response = await client.http.send(request)
     await _raise_for_status(client, response)
     result = client.chat._create_chat_result(response.json())
     message = result.generations[0].message
-    yield Piece(
-        text=message.content if isinstance(message.content, str) else "",
-        tool_call_chunks=[
-            {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": n}
-            for n, call in enumerate(message.tool_calls)
-        ],
-        usage=message.usage_metadata,
-        finish_reason=(result.generations[0].generation_info or {}).get("finish_reason")
-        or message.response_metadata.get("finish_reason"),
+    take(
+        Piece(
+            text=message.content if isinstance(message.content, str) else "",
+            tool_call_chunks=[
+                {
+                    "name": call["name"],
+                    "args": json.dumps(call["args"]),
+                    "id": call["id"],
+                    "index": n,
+                }
+                for n, call in enumerate(message.tool_calls)
+            ],
+            usage=message.usage_metadata,
+            finish_reason=(result.generations[0].generation_info or {}).get("finish_reason")
+            or message.response_metadata.get("finish_reason"),
+        )
     )
 
 

@@ -10,13 +10,18 @@ reads its failures like any others. Plain calls keep httpx.
 
 A silence longer than the read timeout is caught by one timer per connection, moved on only
 when it fires (a timer per read cost more than the read).
+
+A body is read either as an iterator (`chunks()`) or pushed (`deliver(take)`): then the
+connection's own `data_received` unframes the bytes and hands them to `take` at once, and the
+reading task sleeps until the body ends. At one read per token, the task's wake and the
+generators it resumed were about a third of what reading a token cost.
 """
 
 import asyncio
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -57,13 +62,20 @@ class _Connection(asyncio.Protocol):
         self.watchdog: asyncio.TimerHandle | None = None
         self.silence = 0.0
         self.waiting_since = 0.0
+        self.reader: Callable[[], None] | None = None  # takes what arrives, while pushing
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport):
         self.transport = transport
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes):
         self.received += data
-        self._wake()
+        if self.reader is None:
+            self._wake()
+            return
+        self.waiting_since = self.loop.time()  # the silence the watchdog measures restarts
+        self.reader()
 
     def eof_received(self):
         self.lost = self.lost or httpx.RemoteProtocolError("the server closed the connection")
@@ -202,6 +214,42 @@ class Response:
 
     async def read(self) -> bytes:
         return b"".join([part async for part in self.chunks()])
+
+    async def deliver(self, take: Callable[[bytes], bool]) -> None:
+        """Hand the body's bytes to `take` as they arrive, from `data_received` (no task wake
+        per read), until the body ends or `take` returns True; raises what `take` raised."""
+        connection = self._connection
+        failure: BaseException | None = None
+        stopped = False
+
+        def push():
+            nonlocal failure, stopped
+            try:
+                data = self._unframe(connection.received)
+                stopped = bool(data) and take(data)
+            except Exception as exc:  # the reading task raises it
+                failure = exc
+            if failure is not None or stopped or self._done:
+                connection.reader = None
+                connection._wake()
+
+        connection.reader = push
+        try:
+            if connection.received:
+                push()
+            while failure is None and not stopped and not self._done:
+                if self._left is None and not self._chunked:  # ends when the server closes
+                    try:
+                        await connection.more(self._silence)
+                    except (httpx.ReadError, httpx.RemoteProtocolError):
+                        self._done, self._keep_alive = True, False
+                        push()
+                    continue
+                await connection.more(self._silence)
+        finally:
+            connection.reader = None
+        if failure is not None:
+            raise failure
 
     def _unframe(self, received: bytearray) -> bytes:
         if not self._chunked:

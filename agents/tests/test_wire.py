@@ -17,11 +17,12 @@ def _chunked(*parts: bytes) -> bytes:
 
 class Server:
     """Answers every request on a connection with `responses` in turn, written in pieces of
-    `piece` bytes; counts connections; closes after one answer with `close_after`."""
+    `piece` bytes (`pause` seconds apart); counts connections; closes after one answer with
+    `close_after`."""
 
-    def __init__(self, responses, *, piece=0, close_after=False, silent=False):
+    def __init__(self, responses, *, piece=0, pause=0.0, close_after=False, silent=False):
         self.responses = responses
-        self.piece, self.close_after, self.silent = piece, close_after, silent
+        self.piece, self.pause, self.close_after, self.silent = piece, pause, close_after, silent
         self.connections = 0
         self.requests: list[bytes] = []
 
@@ -47,6 +48,8 @@ class Server:
                 for start in range(0, len(answer), step):
                     writer.write(answer[start : start + step])
                     await writer.drain()
+                    if self.pause:
+                        await asyncio.sleep(self.pause)
                 if self.close_after:
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -136,3 +139,97 @@ def test_a_body_cut_short_is_a_protocol_error():
 def test_nobody_listening_is_a_connect_error():
     with pytest.raises(httpx.ConnectError):
         asyncio.run(_post("http://127.0.0.1:9/v1"))
+
+
+async def _pushed(url, stop_at: bytes | None = None, fail_at: bytes | None = None, timeout=TIMEOUT):
+    """The body as `deliver` hands it over: the pieces `take` got, in order."""
+    taken: list[bytes] = []
+
+    def take(data: bytes) -> bool:
+        taken.append(data)
+        if fail_at is not None and fail_at in b"".join(taken):
+            raise ValueError("take refused")
+        return stop_at is not None and stop_at in b"".join(taken)
+
+    async with wire.streamed_post(url, {}, b"{}", timeout) as response:
+        await response.deliver(take)
+    return taken
+
+
+def test_a_pushed_body_split_anywhere_arrives_whole_and_in_order():
+    body = _chunked(b"data: one\n\n", b"data: two\n", b"\ndata: [DONE]\n\n")
+
+    async def scenario():
+        async with Server([_ok(body)], piece=7, pause=0.005) as server:
+            return await _pushed(server.url), await _pushed(server.url), server.connections
+
+    first, second, connections = asyncio.run(scenario())
+    assert b"".join(first) == b"".join(second) == b"data: one\n\ndata: two\n\ndata: [DONE]\n\n"
+    assert len(first) > 3  # handed over as the pieces came, not once at the end
+    assert connections == 1  # read to its end: kept alive and used again
+
+
+def test_push_stops_when_take_says_so_and_the_connection_is_not_reused():
+    body = _chunked(b"data: one\n\n", b"data: [DONE]\n\n", b"data: after\n\n")
+
+    async def scenario():
+        async with Server([_ok(body)], piece=5, pause=0.005) as server:
+            taken = await _pushed(server.url, stop_at=b"[DONE]")
+            await _pushed(server.url)
+            return taken, server.connections
+
+    taken, connections = asyncio.run(scenario())
+    assert b"after" not in b"".join(taken)
+    assert connections == 2  # left mid-body: closed, never given back
+
+
+def test_what_take_raises_is_raised_by_deliver():
+    body = _chunked(b"data: one\n\n", b"data: bad\n\n", b"data: three\n\n")
+
+    async def scenario():
+        async with Server([_ok(body)], piece=4, pause=0.005) as server:
+            await _pushed(server.url, fail_at=b"bad")
+
+    with pytest.raises(ValueError, match="take refused"):
+        asyncio.run(scenario())
+
+
+def test_a_pushed_stream_is_timed_per_silence_not_as_a_whole():
+    """Data every 30 ms for 0.3 s under a 0.1 s read timeout: no timeout; then silence is one."""
+    parts = [b"data: %d\n\n" % n for n in range(10)]
+
+    async def slow(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for part in parts:
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+            await asyncio.sleep(0.03)
+        await asyncio.sleep(1)  # then silent, the body unfinished
+        writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(slow, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        taken: list[bytes] = []
+        timeout = httpx.Timeout(5.0, connect=5.0, read=0.1)
+        try:
+            async with wire.streamed_post(url, {}, b"{}", timeout) as response:
+                with pytest.raises(httpx.ReadTimeout):
+                    await response.deliver(lambda data: taken.append(data) and False)
+        finally:
+            server.close()
+        return taken
+
+    assert b"".join(asyncio.run(scenario())) == b"".join(parts)  # all of it, then the timeout
+
+
+def test_a_pushed_body_cut_short_is_a_transport_error():
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
+
+    async def scenario():
+        async with Server([cut], close_after=True) as server:
+            return await _pushed(server.url)
+
+    with pytest.raises(httpx.TransportError):
+        asyncio.run(scenario())

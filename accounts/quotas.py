@@ -42,16 +42,18 @@ def daily_quota(user: User) -> int:
     return settings.DAILY_TOKEN_QUOTA
 
 
+def _usage_today(user: User):
+    return DailyTokenUsage.objects.filter(user=user, day=_today())
+
+
 def tokens_used_today(user: User) -> int:
-    usage = DailyTokenUsage.objects.filter(user=user, day=_today()).values_list("tokens", flat=True)
-    return next(iter(usage), 0)
+    return next(iter(_usage_today(user).values_list("tokens", flat=True)), 0)
 
 
 def used_today_expression(user: User) -> Coalesce:
     """`tokens_used_today` as an expression, for a caller that reads it in its own query (a
     chat turn asks with its session: one round trip)."""
-    usage = DailyTokenUsage.objects.filter(user=user, day=_today()).values("tokens")[:1]
-    return Coalesce(Subquery(usage), Value(0))
+    return Coalesce(Subquery(_usage_today(user).values("tokens")[:1]), Value(0))
 
 
 def check_token_quota(user: User, *, used: int | None = None) -> None:
@@ -68,9 +70,7 @@ def record_token_usage(user: User, tokens: int) -> None:
     """Add tokens to today's count atomically (safe under concurrent turns)."""
     if tokens <= 0:
         return
-    updated = DailyTokenUsage.objects.filter(user=user, day=_today()).update(
-        tokens=F("tokens") + tokens
-    )
+    updated = _usage_today(user).update(tokens=F("tokens") + tokens)
     if not updated:
         usage, created = DailyTokenUsage.objects.get_or_create(
             user=user, day=_today(), defaults={"tokens": tokens}

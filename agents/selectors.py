@@ -26,11 +26,12 @@ def sessions_of(user) -> QuerySet[ChatSession]:
     )
 
 
-def session_of(user, session_id, *, with_count: bool = True) -> ChatSession:
+def session_of(user, session_id, *, with_count: bool = True, **annotations) -> ChatSession:
     """The session if it is this person's; otherwise Http404, exactly as if it did not exist.
-    Writes skip the message count (a join and a GROUP BY on every chat turn)."""
+    Writes skip the message count (a join and a GROUP BY on every chat turn); `annotations`
+    are read in the same query."""
     sessions = sessions_of(user) if with_count else ChatSession.objects.filter(owner=user)
-    session = sessions.filter(pk=session_id).first()
+    session = sessions.filter(pk=session_id).annotate(**annotations).first()
     if session is None:
         raise Http404("No such session.")
     return session
@@ -39,14 +40,9 @@ def session_of(user, session_id, *, with_count: bool = True) -> ChatSession:
 def session_for_turn(user, session_id) -> ChatSession:
     """`session_of` for a new turn, with the tokens the person spent today (`tokens_today`,
     for the quota): one query where there were two."""
-    session = (
-        ChatSession.objects.filter(owner=user, pk=session_id)
-        .annotate(tokens_today=quotas.used_today_expression(user))
-        .first()
+    return session_of(
+        user, session_id, with_count=False, tokens_today=quotas.used_today_expression(user)
     )
-    if session is None:
-        raise Http404("No such session.")
-    return session
 
 
 def messages_of(session: ChatSession) -> QuerySet[Message]:

@@ -52,14 +52,14 @@ async def streamed(client: ModelClient, messages, *, stop, timeout, take, **kwar
     """A streamed call, sent and read by `wire` (not httpx: see there): each piece goes to
     `take` as its bytes arrive, from the connection's own callback (no task wake per token)."""
     async with _stream_response(client, messages, stop, timeout, kwargs) as (response, url):
-        await response.deliver(_Events(client.chat, url, take).feed)
+        await response.deliver(Events(client.chat, url, take).feed)
 
 
 async def streamed_pieces(client: ModelClient, messages, *, stop, timeout, **kwargs):
     """The same call as an iterator of pieces, for a caller that yields each one on."""
     pieces: list[Piece] = []
     async with _stream_response(client, messages, stop, timeout, kwargs) as (response, url):
-        events = _Events(client.chat, url, pieces.append)
+        events = Events(client.chat, url, pieces.append)
         async for data in response.chunks():
             failure = None
             try:
@@ -108,7 +108,7 @@ def _target(client: ModelClient) -> tuple[str, dict[str, str]]:
     return f"{endpoint.base_url}/chat/completions", headers
 
 
-class _Events:
+class Events:
     """The `data:` lines of a server-sent event stream, split from the bytes as they arrive,
     each chunk given to `take` as a piece."""
 

@@ -56,9 +56,9 @@ class ServerProcess:
             self.process.wait()
 
 
-def uvicorn(port: int, env: dict, *extra: str) -> ServerProcess:
-    """agentsite.asgi served by uvicorn on 127.0.0.1:`port`."""
-    command = [sys.executable, "-m", "uvicorn", "agentsite.asgi:application"]
+def uvicorn(port: int, env: dict, *extra: str, app: str = "agentsite.asgi:application"):
+    """agentsite.asgi (or another ASGI `app`) served by uvicorn on 127.0.0.1:`port`."""
+    command = [sys.executable, "-m", "uvicorn", app]
     command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
     command += ["--no-access-log", "--log-level", "warning", *extra]
     return ServerProcess(command, env, f"http://127.0.0.1:{port}/ops/health/live")

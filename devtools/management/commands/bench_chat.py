@@ -37,6 +37,11 @@ class Command(BaseCommand):
             help="N people send one turn each at the same moment (default: chat continuously)",
         )
         parser.add_argument(
+            "--floor",
+            action="store_true",
+            help="serve devtools/benchmarks/io_floor.py instead: only a turn's I/O, no app",
+        )
+        parser.add_argument(
             "--agent",
             default="general",
             choices=registry.names(),
@@ -50,20 +55,22 @@ class Command(BaseCommand):
             help="numbers of concurrent clients, comma separated (default 10,50,200)",
         )
 
-    def handle(self, *args, port, seconds, sizes, workers, burst, agent, **options):
+    def handle(self, *args, port, seconds, sizes, workers, burst, agent, floor, **options):
         clients = self._clients(5 + sum(sizes), agent)
         sim_args = ["--ttft-ms", str(int(chat_streams.SIM_TTFT_S * 1000))]
         sim_args += ["--tokens-per-s", str(chat_streams.SIM_TOKENS_PER_S)]
         sim_args += ["--reply-tokens", str(chat_streams.SIM_TOKENS)]
         with (
             spawned_simulator(*sim_args) as llm_url,
-            self._server(port, llm_url, workers) as server,
+            self._server(port, llm_url, workers, floor) as server,
         ):
             figures = chat_streams.run(port, server.pid, clients, sizes, seconds, burst=burst)
+        served = "the I/O floor (no app)" if floor else f"sessions' agent: {agent}"
         self.stdout.write(
             f"simulator: TTFT {chat_streams.SIM_TTFT_S * 1000:.0f} ms, "
             f"{chat_streams.SIM_TOKENS_PER_S} tokens/s, {chat_streams.SIM_TOKENS} tokens; "
-            f"server: uvicorn, {workers} worker(s); sessions' agent: {agent}; "
+            f"server: uvicorn, {workers} worker(s); "
+            f"{served}; "
             f"{'burst: N turns at once' if burst else f'continuous, {seconds:.0f} s per N'}; "
             f"load average {os.getloadavg()[0]:.1f}"
         )
@@ -93,7 +100,7 @@ class Command(BaseCommand):
             clients.append((str(session.pk), str(RefreshToken.for_user(user).access_token)))
         return clients
 
-    def _server(self, port: int, llm_url: str, workers: int):
+    def _server(self, port: int, llm_url: str, workers: int, floor: bool):
         env = {
             **os.environ,
             "DATABASE_URL": pg.url(connections["default"].settings_dict),
@@ -101,4 +108,5 @@ class Command(BaseCommand):
             "LOG_LEVEL": "WARNING",
             "DB_POOL_MAX": "40",
         }
-        return processes.uvicorn(port, env, "--backlog", "1024", "--workers", str(workers))
+        app = "devtools.benchmarks.io_floor:application" if floor else "agentsite.asgi:application"
+        return processes.uvicorn(port, env, "--backlog", "1024", "--workers", str(workers), app=app)

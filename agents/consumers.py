@@ -57,6 +57,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         self.flush_due: asyncio.Future | None = None  # the flusher waits on it
         self.flush_wanted = False  # held text is due
         self.last_token_sent = 0.0
+        self.window = settings.SSE_COALESCE_SECONDS  # read once: `_hold_text` runs per token
 
     async def dispatch(self, message):
         """As Channels', without closing old database connections around every message:
@@ -138,7 +139,7 @@ class ChatStreamConsumer(AsyncHttpConsumer):
         self.held_text.append(text)
         if self.flush is not None:
             return  # a write is already due; this text goes with it
-        wait = self.last_token_sent + settings.SSE_COALESCE_SECONDS - time.monotonic()
+        wait = self.last_token_sent + self.window - time.monotonic()
         if wait <= 0:
             self._wake_flusher()
         else:

@@ -268,7 +268,8 @@ class _RingRun:
 
         def take(piece: Piece) -> None:
             """One piece of the answer, as it arrives (from the connection's callback when
-            nobody needs it yielded): text to the listener at once, the rest held back."""
+            nobody needs it yielded): text to the listener at once, the rest held back. It
+            reads no context variable (the listener was taken when the run began)."""
             nonlocal held, finish_reason, pieces
             if time.monotonic() > self.deadline:  # a silent model: the read timeout
                 raise LLMUnavailableError(_budget_detail(self.budget), "budget")

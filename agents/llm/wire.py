@@ -217,7 +217,9 @@ class Response:
 
     async def deliver(self, take: Callable[[bytes], bool]) -> None:
         """Hand the body's bytes to `take` as they arrive, from `data_received` (no task wake
-        per read), until the body ends or `take` returns True; raises what `take` raised."""
+        per read), until the body ends or `take` returns True; raises what `take` raised.
+        `take` runs in the connection's callback, not in the reading task's context: what it
+        needs of the caller it must hold itself, not read from context variables."""
         connection = self._connection
         failure: BaseException | None = None
         stopped = False

@@ -125,12 +125,13 @@ def test_a_silent_server_is_a_read_timeout():
         asyncio.run(scenario())
 
 
-def test_a_body_cut_short_is_a_protocol_error():
+@pytest.mark.parametrize("read", ["iterated", "pushed"])
+def test_a_body_cut_short_is_a_transport_error(read):
     cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
 
     async def scenario():
         async with Server([cut], close_after=True) as server:
-            return await _post(server.url)
+            return await (_post if read == "iterated" else _pushed)(server.url)
 
     with pytest.raises(httpx.TransportError):
         asyncio.run(scenario())
@@ -222,14 +223,3 @@ def test_a_pushed_stream_is_timed_per_silence_not_as_a_whole():
         return taken
 
     assert b"".join(asyncio.run(scenario())) == b"".join(parts)  # all of it, then the timeout
-
-
-def test_a_pushed_body_cut_short_is_a_transport_error():
-    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
-
-    async def scenario():
-        async with Server([cut], close_after=True) as server:
-            return await _pushed(server.url)
-
-    with pytest.raises(httpx.TransportError):
-        asyncio.run(scenario())

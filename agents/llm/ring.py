@@ -271,7 +271,7 @@ class _RingRun:
             nobody needs it yielded): text to the listener at once, the rest held back. It
             reads no context variable (the listener was taken when the run began)."""
             nonlocal held, finish_reason, pieces
-            if time.monotonic() > self.deadline:  # a silent model: the read timeout
+            if time.monotonic() > self.deadline:  # the budget, per piece (silence: read timeout)
                 raise LLMUnavailableError(_budget_detail(self.budget), "budget")
             if attempt.ttft_s is None:
                 attempt.ttft_s = time.monotonic() - started

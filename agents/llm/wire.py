@@ -14,7 +14,8 @@ when it fires (a timer per read cost more than the read).
 A body is read either as an iterator (`chunks()`) or pushed (`deliver(take)`): then the
 connection's own `data_received` unframes the bytes and hands them to `take` at once, and the
 reading task sleeps until the body ends. At one read per token, the task's wake and the
-generators it resumed were about a third of what reading a token cost.
+generators it resumed were about a fifth of a streamed call's CPU (6.8 → 5.5 ms per call of
+150 tokens, 50 calls at once, in an in-process harness of the ring).
 """
 
 import asyncio

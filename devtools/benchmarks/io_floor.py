@@ -23,7 +23,6 @@ from agents import sse  # noqa: E402
 from agents.llm import streaming, wire  # noqa: E402
 
 WINDOW_S = 0.03  # SSE_COALESCE_SECONDS
-MODEL_URL = os.environ.get("LLM_BASE_URL", "http://127.0.0.1:9/v1") + "/chat/completions"
 REQUEST = orjson.dumps(
     {
         "model": "floor",
@@ -69,6 +68,7 @@ async def application(scope, receive, send):
 
 
 async def _read_model(held: list[str]) -> None:
-    events = streaming.Events(CHAT, MODEL_URL, lambda piece: held.append(piece.text))
-    async with wire.streamed_post(MODEL_URL, HEADERS, REQUEST, TIMEOUT) as response:
+    url = os.environ.get("LLM_BASE_URL", "http://127.0.0.1:9/v1") + "/chat/completions"
+    events = streaming.Events(CHAT, url, lambda piece: held.append(piece.text))
+    async with wire.streamed_post(url, HEADERS, REQUEST, TIMEOUT) as response:
         await response.deliver(events.feed)

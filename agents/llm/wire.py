@@ -205,13 +205,7 @@ class Response:
                 continue
             if self._done:
                 return
-            if self._left is None and not self._chunked:  # the body ends when the server closes
-                try:
-                    await connection.more(self._silence)
-                except (httpx.ReadError, httpx.RemoteProtocolError):
-                    self._done, self._keep_alive = True, False
-                continue
-            await connection.more(self._silence)  # what is left is incomplete: wait
+            await self._more()
 
     async def read(self) -> bytes:
         return b"".join([part async for part in self.chunks()])
@@ -241,18 +235,21 @@ class Response:
             if connection.received:
                 push()
             while failure is None and not stopped and not self._done:
-                if self._left is None and not self._chunked:  # ends when the server closes
-                    try:
-                        await connection.more(self._silence)
-                    except (httpx.ReadError, httpx.RemoteProtocolError):
-                        self._done, self._keep_alive = True, False
-                        push()
-                    continue
-                await connection.more(self._silence)
+                await self._more()
         finally:
             connection.reader = None
         if failure is not None:
             raise failure
+
+    async def _more(self) -> None:
+        """Wait for more of the body; one that ends when the server closes ends there."""
+        if self._left is None and not self._chunked:
+            try:
+                await self._connection.more(self._silence)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                self._done, self._keep_alive = True, False
+            return
+        await self._connection.more(self._silence)  # what is left is incomplete: wait
 
     def _unframe(self, received: bytearray) -> bytes:
         if not self._chunked:

@@ -223,3 +223,16 @@ def test_a_pushed_stream_is_timed_per_silence_not_as_a_whole():
         return taken
 
     assert b"".join(asyncio.run(scenario())) == b"".join(parts)  # all of it, then the timeout
+
+
+@pytest.mark.parametrize("read", ["iterated", "pushed"])
+def test_a_body_that_ends_when_the_server_closes_is_read_whole(read):
+    answer = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\ndata: one\n\ndata: two\n\n"
+
+    async def scenario():
+        async with Server([answer], piece=9, pause=0.005, close_after=True) as server:
+            if read == "iterated":
+                return (await _post(server.url))[1]
+            return b"".join(await _pushed(server.url))
+
+    assert asyncio.run(scenario()) == b"data: one\n\ndata: two\n\n"

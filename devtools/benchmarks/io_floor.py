@@ -12,6 +12,7 @@ import asyncio
 import os
 
 import django
+from django.conf import settings
 
 django.setup()  # agents.llm's package imports the ring, which reads settings
 
@@ -22,7 +23,7 @@ from langchain_openai import ChatOpenAI  # noqa: E402
 from agents import sse  # noqa: E402
 from agents.llm import streaming, wire  # noqa: E402
 
-WINDOW_S = 0.03  # SSE_COALESCE_SECONDS
+WINDOW_S = settings.SSE_COALESCE_SECONDS  # the chat consumer's window
 REQUEST = orjson.dumps(
     {
         "model": "floor",
